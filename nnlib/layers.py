@@ -1,0 +1,387 @@
+"""Layers with an explicit forward/backward contract.
+
+Every layer has ``params`` and ``grads`` dicts with the same keys, shapes and dtypes.
+``forward(x)`` returns the output and caches what ``backward`` needs; ``backward(dout)`` writes
+``grads[name]`` in place (the arrays are allocated once, so optimizers can hold on to them) and
+returns ``dx``. ``training`` (set through ``Sequential.train()/eval()``) only changes Dropout.
+``needs_input_grad = False`` lets a model's first layer skip computing ``dx`` nobody reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def _check_positive(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Layer:
+    """Base class: no parameters, identity-free; subclasses implement forward/backward."""
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+        self.needs_input_grad = True
+        self.weight_decay = 0.0  # applies to params["W"] only (the report's semantics)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    __call__ = forward
+
+    def clear_cache(self) -> None:
+        """Drop the arrays cached for backward (called after inference)."""
+        for attr in ("_x", "_out", "_mask", "_cols", "_argmax", "_xshape", "_xpad_shape"):
+            if hasattr(self, attr):
+                setattr(self, attr, None)
+
+    def config(self) -> dict:
+        """JSON-able constructor arguments; ``type`` is the class name."""
+        return {"type": type(self).__name__}
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def _init_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+
+class Linear(Layer):
+    """Fully connected layer ``y = x @ W + b``.
+
+    x: (N, in_features) → y: (N, out_features); ``W``: (in_features, out_features), ``b``: (out_features,).
+    """
+
+    def __init__(self, in_features: int, out_features: int, dtype=np.float32):
+        super().__init__()
+        self.in_features = _check_positive(in_features, "in_features")
+        self.out_features = _check_positive(out_features, "out_features")
+        self.params = {
+            "W": np.zeros((self.in_features, self.out_features), dtype=dtype),
+            "b": np.zeros(self.out_features, dtype=dtype),
+        }
+        self._init_grads()
+        self._x = None
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Linear expects input (N, {self.in_features}), got {x.shape}")
+        self._x = x
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        x = self._x
+        np.matmul(x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        return dout @ self.params["W"].T
+
+    def config(self):
+        return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features}
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as in PyTorch) on NCHW input via im2col + one matmul.
+
+    x: (N, C_in, H, W) → y: (N, C_out, H_out, W_out) with
+    H_out = (H + 2·pad_h − kh) // stride_h + 1 (same for W).
+    ``W``: (C_out, C_in, kh, kw), ``b``: (C_out,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dtype=np.float32):
+        super().__init__()
+        self.in_channels = _check_positive(in_channels, "in_channels")
+        self.out_channels = _check_positive(out_channels, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(
+                f"Conv2D needs kernel_size >= 1, stride >= 1, padding >= 0; got "
+                f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}")
+        kh, kw = self.kernel_size
+        self.params = {
+            "W": np.zeros((self.out_channels, self.in_channels, kh, kw), dtype=dtype),
+            "b": np.zeros(self.out_channels, dtype=dtype),
+        }
+        self._init_grads()
+        self._cols = None
+
+    def output_shape(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"Conv2D kernel {self.kernel_size} does not fit a {h}×{w} input "
+                             f"with padding {self.padding}")
+        return ho, wo
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D expects input (N, {self.in_channels}, H, W), got {x.shape}")
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        ho, wo = self.output_shape(h, w)
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        self._xshape = (n, c, h, w)
+        self._xpad_shape = x.shape
+        # im2col in (N, C·kh·kw, Ho·Wo) layout: the copy's inner loop runs along Wo (contiguous
+        # in x) and the batched matmul writes NCHW output directly, with no transpose after it.
+        win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
+        cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+        self._cols = cols
+        out = np.matmul(self.params["W"].reshape(self.out_channels, -1), cols)
+        out += self.params["b"][:, None]
+        return out.reshape(n, self.out_channels, ho, wo)
+
+    def backward(self, dout):
+        n, c, h, w = self._xshape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        ho, wo = dout.shape[2], dout.shape[3]
+        d = dout.reshape(n, self.out_channels, ho * wo)
+        self.grads["W"][...] = np.tensordot(d, self._cols, axes=([0, 2], [0, 2])).reshape(
+            self.grads["W"].shape)
+        np.sum(d, axis=(0, 2), out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        dcols = np.matmul(self.params["W"].reshape(self.out_channels, -1).T, d)
+        dcols = dcols.reshape(n, c, kh, kw, ho, wo)
+        dx = np.zeros(self._xpad_shape, dtype=dout.dtype)
+        # col2im: one strided add per kernel offset (never np.add.at)
+        for i in range(kh):
+            for j in range(kw):
+                dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, :, i, j]
+        if ph or pw:
+            dx = dx[:, :, ph:ph + h, pw:pw + w]
+        return dx
+
+    def config(self):
+        return {"type": "Conv2D", "in_channels": self.in_channels,
+                "out_channels": self.out_channels, "kernel_size": list(self.kernel_size),
+                "stride": list(self.stride), "padding": list(self.padding)}
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+
+
+class MaxPool2D(Layer):
+    """Max pooling over (kh, kw) windows; stride defaults to the kernel size.
+
+    x: (N, C, H, W) → (N, C, (H − kh)//sh + 1, (W − kw)//sw + 1). Gradients of tied maxima
+    go to the first maximum (as in PyTorch); ``window == stride`` takes a strided-slice fast path.
+    """
+
+    def __init__(self, kernel_size=2, stride=None):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError(f"MaxPool2D needs kernel_size and stride >= 1, got "
+                             f"{self.kernel_size}, {self.stride}")
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"MaxPool2D expects input (N, C, H, W), got {x.shape}")
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"MaxPool2D window {self.kernel_size} does not fit a {h}×{w} input")
+        self._xshape = x.shape
+        if (kh, kw) == (sh, sw):
+            # non-overlapping windows: one strided slice per window offset, elementwise maximum
+            self._x = x
+            out = None
+            for i in range(kh):
+                for j in range(kw):
+                    part = x[:, :, i:i + kh * ho:kh, j:j + kw * wo:kw]
+                    out = part.copy() if out is None else np.maximum(out, part, out=out)
+            self._out = out
+            return out
+        win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
+        win = win.reshape(n, c, ho, wo, kh * kw)
+        argmax = win.argmax(axis=-1)
+        self._argmax = argmax
+        return np.take_along_axis(win, argmax[..., None], axis=-1)[..., 0]
+
+    def backward(self, dout):
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        ho, wo = dout.shape[2], dout.shape[3]
+        dx = np.zeros(self._xshape, dtype=dout.dtype)
+        if (kh, kw) == (sh, sw):
+            # the gradient goes to the first maximum of each window (PyTorch's choice for ties)
+            free = np.ones(dout.shape, dtype=bool)
+            x, out = self._x, self._out
+            for i in range(kh):
+                for j in range(kw):
+                    hit = x[:, :, i:i + kh * ho:kh, j:j + kw * wo:kw] == out
+                    hit &= free
+                    free &= ~hit
+                    np.multiply(dout, hit, out=dx[:, :, i:i + kh * ho:kh, j:j + kw * wo:kw])
+            return dx
+        argmax = self._argmax
+        for i in range(kh):
+            for j in range(kw):
+                dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dout * (argmax == i * kw + j)
+        return dx
+
+    def config(self):
+        return {"type": "MaxPool2D", "kernel_size": list(self.kernel_size),
+                "stride": list(self.stride)}
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) → (N, d1·d2·...)."""
+
+    def forward(self, x):
+        self._xshape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._xshape)
+
+
+class ReLU(Layer):
+    """max(x, 0), elementwise; any shape."""
+
+    def forward(self, x):
+        self._mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * self._mask
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, ``negative_slope``·x otherwise; any shape."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        if not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        self._mask = x > 0
+        return np.where(self._mask, x, x * x.dtype.type(self.negative_slope))
+
+    def backward(self, dout):
+        return np.where(self._mask, dout, dout * dout.dtype.type(self.negative_slope))
+
+    def config(self):
+        return {"type": "LeakyReLU", "negative_slope": self.negative_slope}
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Layer):
+    """1 / (1 + exp(−x)), computed without overflow for large |x|; any shape."""
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+        out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self._out = out
+        return out
+
+    def backward(self, dout):
+        out = self._out
+        return dout * out * (1 - out)
+
+
+class Tanh(Layer):
+    """tanh(x), elementwise; any shape."""
+
+    def forward(self, x):
+        self._out = np.tanh(x)
+        return self._out
+
+    def backward(self, dout):
+        return dout * (1 - self._out * self._out)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest by
+    1/(1 − p); identity in eval mode. ``rng`` is a ``numpy.random.Generator`` (seeded 0 if None)."""
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._mask = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            self._mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        self._mask = keep * x.dtype.type(1 / (1 - self.p))
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout if self._mask is None else dout * self._mask
+
+    def config(self):
+        return {"type": "Dropout", "p": self.p}
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+ACTIVATIONS = {"relu": ReLU, "leakyrelu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+LAYER_TYPES = {cls.__name__: cls for cls in
+               (Linear, Conv2D, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout)}
+
+
+def activation(name: str) -> Layer:
+    """Build an activation layer by case-insensitive name (relu, leakyrelu, sigmoid, tanh)."""
+    key = str(name).lower().replace("_", "").replace("-", "")
+    if key not in ACTIVATIONS:
+        import difflib
+        close = difflib.get_close_matches(key, ACTIVATIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"activation {name!r} is not one of {', '.join(ACTIVATIONS)}{hint}")
+    return ACTIVATIONS[key]()
+
+
+def layer_from_config(cfg: dict) -> Layer:
+    """Rebuild a layer from ``Layer.config()`` output."""
+    cfg = dict(cfg)
+    kind = cfg.pop("type", None)
+    if kind not in LAYER_TYPES:
+        raise ValueError(f"unknown layer type {kind!r}")
+    return LAYER_TYPES[kind](**cfg)

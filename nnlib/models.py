@@ -1,0 +1,314 @@
+"""Sequential models, the report's MLP/CNN builders, initialisation, and npz save/load."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .io import write_npz
+from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, activation,
+                     layer_from_config)
+
+INITS = ("normal0.1", "he", "xavier")
+FORMAT = "nnlib-model/1"
+
+
+class Sequential:
+    """A stack of layers applied in order.
+
+    Parameters are named ``"<layer index>.<param>"`` (``"1.W"``), like PyTorch's ``Sequential``.
+    Layers up to and including the first one with parameters skip the input gradient (nobody
+    reads it); ``backward`` returns None then.
+    """
+
+    def __init__(self, *layers: Layer):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is {type(layer).__name__}, not an nnlib Layer")
+        self.layers = list(layers)
+        for layer in self.layers:
+            layer.needs_input_grad = False
+            if layer.params:
+                break
+        self.training = True
+        self.meta: dict = {}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+            if dout is None:
+                break
+        return dout
+
+    def parameters(self):
+        """Yield ``(qualified_name, param, grad)`` for every parameter, in layer order."""
+        for i, layer in enumerate(self.layers):
+            for key, p in layer.params.items():
+                yield f"{i}.{key}", p, layer.grads[key]
+
+    def weight_decays(self) -> dict[str, float]:
+        """``{qualified_name: wd}`` for weights whose layer has a weight decay > 0."""
+        return {f"{i}.W": layer.weight_decay for i, layer in enumerate(self.layers)
+                if "W" in layer.params and layer.weight_decay > 0}
+
+    def num_parameters(self) -> int:
+        return sum(p.size for _, p, _ in self.parameters())
+
+    def train(self) -> "Sequential":
+        self.training = True
+        for layer in self.layers:
+            layer.training = True
+        return self
+
+    def eval(self) -> "Sequential":
+        self.training = False
+        for layer in self.layers:
+            layer.training = False
+        return self
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Logits for ``x`` in eval mode, ``batch_size`` at a time; caches are dropped after."""
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        finally:
+            for layer in self.layers:
+                layer.clear_cache()
+            if was_training:
+                self.train()
+        return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``{qualified_name: copy of param}``."""
+        return {name: p.copy() for name, p, _ in self.parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the existing parameters (names and shapes must match exactly)."""
+        own = {name: p for name, p, _ in self.parameters()}
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"state dict does not match the model: missing {missing}, "
+                             f"unexpected {unexpected}")
+        for name, p in own.items():
+            arr = np.asarray(state[name])
+            if arr.shape != p.shape:
+                raise ValueError(f"parameter {name}: shape {arr.shape}, model has {p.shape}")
+            p[...] = arr
+
+    def architecture(self) -> list[dict]:
+        """JSON-able description: one config dict per layer (weight decay included)."""
+        out = []
+        for layer in self.layers:
+            cfg = layer.config()
+            if layer.weight_decay:
+                cfg["weight_decay"] = layer.weight_decay
+            out.append(cfg)
+        return out
+
+    @property
+    def dtype(self):
+        for _, p, _ in self.parameters():
+            return p.dtype
+        return np.dtype(np.float32)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __repr__(self):
+        lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers)]
+        return ("Sequential(\n" + "\n".join(lines) +
+                f"\n)  # {self.num_parameters():,} parameters")
+
+    def save(self, path) -> None:
+        save(self, path)
+
+
+def from_architecture(arch: list[dict], dtype=np.float32) -> Sequential:
+    """Rebuild an (uninitialised) model from ``Sequential.architecture()``."""
+    layers = []
+    for cfg in arch:
+        cfg = dict(cfg)
+        wd = float(cfg.pop("weight_decay", 0.0))
+        if cfg.get("type") in ("Linear", "Conv2D"):
+            cfg["dtype"] = dtype
+        layer = layer_from_config(cfg)
+        layer.weight_decay = wd
+        layers.append(layer)
+    return Sequential(*layers)
+
+
+# --- initialisation ----------------------------------------------------------------------------
+
+def init_weights(model: Sequential, scheme: str = "he",
+                 rng: np.random.Generator | None = None) -> Sequential:
+    """Initialise every Linear/Conv2D weight in place; biases are set to 0.
+
+    ``"normal0.1"``: N(0, 1)·0.1 (the lab report's); ``"he"``: N(0, 2/fan_in) (Kaiming, for ReLU
+    family); ``"xavier"``: N(0, 2/(fan_in + fan_out)) (Glorot).
+    """
+    if scheme not in INITS:
+        raise ValueError(f"init {scheme!r} is not one of {', '.join(INITS)}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    for layer in model.layers:
+        if "W" not in layer.params:
+            continue
+        W = layer.params["W"]
+        if isinstance(layer, Conv2D):
+            receptive = W.shape[2] * W.shape[3]
+            fan_in, fan_out = W.shape[1] * receptive, W.shape[0] * receptive
+        else:
+            fan_in, fan_out = W.shape
+        std = {"normal0.1": 0.1, "he": np.sqrt(2.0 / fan_in),
+               "xavier": np.sqrt(2.0 / (fan_in + fan_out))}[scheme]
+        W[...] = rng.standard_normal(W.shape) * std
+        layer.params["b"].fill(0)
+    return model
+
+
+# --- builders ----------------------------------------------------------------------------------
+
+def _per_layer(values, n: int, name: str) -> list[float]:
+    if values is None:
+        return [0.0] * n
+    if isinstance(values, (int, float)):
+        return [float(values)] * n
+    values = [float(v) for v in values]
+    if len(values) != n:
+        raise ValueError(f"{name} needs {n} entries (one per layer), got {len(values)}")
+    if any(v < 0 for v in values):
+        raise ValueError(f"{name} entries must be >= 0, got {values}")
+    return values
+
+
+def mlp(sizes, activation_name: str = "relu", init: str = "he", weight_decay=None,
+        dropout: float = 0.0, rng: np.random.Generator | None = None,
+        dtype=np.float32) -> Sequential:
+    """Multi-layer perceptron: Flatten, then Linear layers of ``sizes`` with the activation (and
+    optional Dropout) between them. Input (N, ...) flattening to (N, sizes[0]); output logits
+    (N, sizes[-1]). ``weight_decay``: one value per Linear layer (or a scalar)."""
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must list >= 2 positive layer widths, got {sizes}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    wds = _per_layer(weight_decay, len(sizes) - 1, "weight_decay")
+    layers: list[Layer] = [Flatten()]
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = Linear(n_in, n_out, dtype=dtype)
+        lin.weight_decay = wds[i]
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(activation(activation_name))
+            if dropout:
+                layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
+    return init_weights(Sequential(*layers), init, rng)
+
+
+def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: str = "he",
+        weight_decay=None, linear_weight_decay=None, padding: int = 0, dropout: float = 0.0,
+        input_shape=(1, 28, 28), rng: np.random.Generator | None = None,
+        dtype=np.float32) -> Sequential:
+    """LeNet-like CNN: per stage Conv2D(kernel, stride 1, padding) → activation → MaxPool2D(2);
+    then Flatten and Linear layers of ``linear_sizes`` with the activation (and Dropout) between.
+    Input (N, C, H, W) = (N, *input_shape); ``linear_sizes[0]`` must equal the flattened size."""
+    channels = [int(c) for c in channels]
+    if len(kernels) != len(channels) - 1:
+        raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), got {len(kernels)}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    conv_wd = _per_layer(weight_decay, len(channels) - 1, "weight_decay")
+    lin_wd = _per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay")
+    c, h, w = input_shape
+    if c != channels[0]:
+        raise ValueError(f"channels[0] = {channels[0]} but the input has {c} channel(s)")
+    layers: list[Layer] = []
+    for i, k in enumerate(kernels):
+        conv = Conv2D(channels[i], channels[i + 1], k, padding=padding, dtype=dtype)
+        conv.weight_decay = conv_wd[i]
+        h, w = conv.output_shape(h, w)
+        if h < 2 or w < 2:
+            raise ValueError(f"conv stage {i} leaves a {h}×{w} map, too small to pool")
+        h, w = h // 2, w // 2
+        layers += [conv, activation(activation_name), MaxPool2D(2)]
+    flat = channels[-1] * h * w
+    if int(linear_sizes[0]) != flat:
+        raise ValueError(f"linear_sizes[0] = {linear_sizes[0]} but the conv stages flatten "
+                         f"to {channels[-1]}·{h}·{w} = {flat}")
+    layers.append(Flatten())
+    for i, (n_in, n_out) in enumerate(zip(linear_sizes[:-1], linear_sizes[1:])):
+        if dropout:
+            layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
+        lin = Linear(int(n_in), int(n_out), dtype=dtype)
+        lin.weight_decay = lin_wd[i]
+        layers.append(lin)
+        if i < len(linear_sizes) - 2:
+            layers.append(activation(activation_name))
+    return init_weights(Sequential(*layers), init, rng)
+
+
+def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -> Sequential:
+    """Build from a ``config.ModelConfig`` (or a dict with the same normalised fields)."""
+    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
+    kind = get("type", "mlp")
+    common = dict(activation_name=get("activation", "relu"), init=get("init", "he"),
+                  weight_decay=get("weight_decay"), dropout=get("dropout", 0.0) or 0.0,
+                  rng=rng, dtype=dtype)
+    if kind == "mlp":
+        model = mlp(get("sizes"), **common)
+    elif kind == "cnn":
+        model = cnn(get("channels"), get("kernels"), get("linear_sizes"),
+                    linear_weight_decay=get("linear_weight_decay"),
+                    padding=get("padding", 0) or 0, **common)
+    else:
+        raise ValueError(f"model.type {kind!r} is not one of mlp, cnn")
+    return model
+
+
+# --- save / load -------------------------------------------------------------------------------
+
+def save(model: Sequential, path) -> None:
+    """Write ``model`` to one ``.npz``: ``param/<name>`` arrays + the architecture as JSON.
+    Atomic: a crash mid-write leaves any previous file intact."""
+    header = {"format": FORMAT, "nnlib_version": __version__, "dtype": str(model.dtype),
+              "architecture": model.architecture(), "meta": model.meta}
+    arrays = {f"param/{name}": p for name, p, _ in model.parameters()}
+    arrays["__header__"] = np.array(json.dumps(header))
+    write_npz(path, arrays)
+
+
+def load(path) -> Sequential:
+    """Rebuild a model saved by :func:`save`. Never unpickles. A truncated, corrupt or
+    inconsistent file raises ``ValueError`` naming it (``FileNotFoundError`` if missing)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ValueError(f"{path}: not a readable nnlib model file ({exc})") from None
+    if "__header__" not in arrays:
+        raise ValueError(f"{path}: not an nnlib model file (no __header__ entry)")
+    try:
+        header = json.loads(str(arrays.pop("__header__")))
+        if header.get("format") != FORMAT:
+            raise ValueError(f"format {header.get('format')!r}, expected {FORMAT!r}")
+        model = from_architecture(header["architecture"], dtype=np.dtype(header["dtype"]))
+        state = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+        model.load_state_dict(state)
+        model.meta = header.get("meta", {})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: inconsistent nnlib model file ({exc})") from None
+    return model

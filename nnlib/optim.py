@@ -1,0 +1,204 @@
+"""Optimizers that walk ``model.parameters()`` and update the arrays in place.
+
+Weight decay has the lab report's semantics: decoupled and per parameter, applied to weights
+only, *before* the update: ``p *= 1 − lr·wd``. By default each layer's ``weight_decay`` is used
+(set by the model builders from the config's per-layer lists); pass a float to decay every weight
+matrix alike, or a ``{qualified_name: wd}`` dict.
+
+State (velocities, moments) is keyed by the qualified parameter name (``"1.W"``), so
+``state_dict()`` is a flat ``{key: array}`` dict that saves to ``.npz`` without pickle.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _check_lr(lr) -> float:
+    if not isinstance(lr, (int, float, np.floating)) or isinstance(lr, bool) \
+            or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    return float(lr)
+
+
+class Optimizer:
+    """Base class. ``lr`` is a public attribute (the schedules set it each epoch)."""
+
+    def __init__(self, model, lr: float, weight_decay=None):
+        self.lr = _check_lr(lr)
+        self._params = [(name, p, g) for name, p, g in model.parameters()]
+        names = [name for name, _, _ in self._params]
+        if not names:
+            raise ValueError("the model has no parameters to optimize")
+        if weight_decay is None:
+            decay = dict(model.weight_decays())
+        elif isinstance(weight_decay, dict):
+            unknown = sorted(set(weight_decay) - set(names))
+            if unknown:
+                raise ValueError(f"weight_decay names unknown parameters {unknown}; "
+                                 f"the model has {names}")
+            decay = dict(weight_decay)
+        else:
+            decay = {name: float(weight_decay) for name in names if name.endswith(".W")}
+        for name, wd in decay.items():
+            if not (isinstance(wd, (int, float, np.floating)) and wd >= 0):
+                raise ValueError(f"weight_decay for {name!r} must be >= 0, got {wd!r}")
+        self.weight_decay = {name: float(wd) for name, wd in decay.items() if wd > 0}
+        self.steps = 0
+        self._scratch = {name: np.empty_like(p) for name, p, _ in self._params}
+
+    def step(self) -> None:
+        """One update of every parameter from its current gradient."""
+        self.steps += 1
+        for name, p, g in self._params:
+            wd = self.weight_decay.get(name)
+            if wd:
+                p *= p.dtype.type(1 - self.lr * wd)
+            self._update(name, p, g, self._scratch[name])
+
+    def _update(self, name, p, g, buf):
+        raise NotImplementedError
+
+    # --- state -----------------------------------------------------------------------------
+    _buffers: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict:
+        """``{"lr", "steps", "buffers": {"<param>/<buffer>": array}}`` (copies)."""
+        bufs = {}
+        for key in self._buffers:
+            for name, arr in getattr(self, key).items():
+                bufs[f"{name}/{key}"] = arr.copy()
+        return {"type": type(self).__name__, "lr": self.lr, "steps": self.steps, "buffers": bufs}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()`` output; shapes and names must match this model."""
+        if state.get("type", type(self).__name__) != type(self).__name__:
+            raise ValueError(f"optimizer state is for {state.get('type')}, not {type(self).__name__}")
+        expected = {f"{name}/{key}" for key in self._buffers for name in getattr(self, key)}
+        given = set(state["buffers"])
+        if given != expected:
+            raise ValueError(f"optimizer state buffers differ: missing {sorted(expected - given)}, "
+                             f"unexpected {sorted(given - expected)}")
+        for full, arr in state["buffers"].items():
+            name, key = full.rsplit("/", 1)
+            target = getattr(self, key)[name]
+            if target.shape != np.shape(arr):
+                raise ValueError(f"optimizer buffer {full}: shape {np.shape(arr)}, "
+                                 f"expected {target.shape}")
+            target[...] = arr
+        self.lr = _check_lr(state["lr"])
+        self.steps = int(state["steps"])
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (layers overwrite gradients each backward anyway)."""
+        for _, _, g in self._params:
+            g.fill(0)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lr={self.lr:g}{self._extra_repr()})"
+
+    def _extra_repr(self):
+        return ""
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: ``p −= lr·g``."""
+
+    def _update(self, name, p, g, buf):
+        np.multiply(g, p.dtype.type(self.lr), out=buf)
+        p -= buf
+
+
+class Momentum(Optimizer):
+    """SGD with momentum (PyTorch's form): ``v = μ·v + g; p −= lr·v``.
+
+    Nesterov: ``v = μ·v + g; p −= lr·(g + μ·v)``.
+    """
+
+    _buffers = ("velocity",)
+
+    def __init__(self, model, lr: float, momentum: float = 0.9, nesterov: bool = False,
+                 weight_decay=None):
+        super().__init__(model, lr, weight_decay)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity = {name: np.zeros_like(p) for name, p, _ in self._params}
+
+    def _update(self, name, p, g, buf):
+        v = self.velocity[name]
+        mu = p.dtype.type(self.momentum)
+        lr = p.dtype.type(self.lr)
+        v *= mu
+        v += g
+        if self.nesterov:
+            np.multiply(v, mu, out=buf)
+            buf += g
+            buf *= lr
+        else:
+            np.multiply(v, lr, out=buf)
+        p -= buf
+
+    def _extra_repr(self):
+        return f", momentum={self.momentum}, nesterov={self.nesterov}"
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba; PyTorch's bias-corrected form) with decoupled weight decay."""
+
+    _buffers = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay=None):
+        super().__init__(model, lr, weight_decay)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must be in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        self.betas = (float(b1), float(b2))
+        self.eps = float(eps)
+        self.exp_avg = {name: np.zeros_like(p) for name, p, _ in self._params}
+        self.exp_avg_sq = {name: np.zeros_like(p) for name, p, _ in self._params}
+
+    def _update(self, name, p, g, buf):
+        b1, b2 = self.betas
+        t = self.steps
+        m, v = self.exp_avg[name], self.exp_avg_sq[name]
+        dt = p.dtype.type
+        m *= dt(b1)
+        m += dt(1 - b1) * g
+        v *= dt(b2)
+        np.multiply(g, g, out=buf)
+        buf *= dt(1 - b2)
+        v += buf
+        step_size = self.lr / (1 - b1 ** t)
+        np.sqrt(v, out=buf)
+        buf /= dt(math.sqrt(1 - b2 ** t))
+        buf += dt(self.eps)
+        np.divide(m, buf, out=buf)
+        buf *= dt(step_size)
+        p -= buf
+
+    def _extra_repr(self):
+        return f", betas={self.betas}, eps={self.eps}"
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def build_optimizer(cfg, model) -> Optimizer:
+    """Build from a ``config.OptimizerConfig`` (or a dict with its normalised fields)."""
+    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
+    kind = get("type", "sgd")
+    if kind == "sgd":
+        return SGD(model, get("lr"))
+    if kind == "momentum":
+        return Momentum(model, get("lr"), momentum=get("momentum", 0.9),
+                        nesterov=get("nesterov", False))
+    if kind == "adam":
+        return Adam(model, get("lr"), betas=tuple(get("betas", (0.9, 0.999))),
+                    eps=get("eps", 1e-8))
+    raise ValueError(f"optimizer.type {kind!r} is not one of {', '.join(OPTIMIZERS)}")

@@ -1,0 +1,138 @@
+"""Learning-rate schedules stepped once per epoch, with PyTorch's closed forms.
+
+``lr_at(epoch)`` is the learning rate for 0-based ``epoch``; ``step()`` (call it at the end of each
+epoch) advances the epoch counter and sets ``optimizer.lr``.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+
+
+class LRSchedule:
+    """Base class: subclasses implement ``lr_at``."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lr = float(optimizer.lr)
+        self.last_epoch = 0
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def step(self) -> float:
+        """Advance one epoch; returns the new learning rate."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+        return self.optimizer.lr
+
+    def get_last_lr(self) -> float:
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict:
+        return {"type": type(self).__name__, "base_lr": self.base_lr, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("type", type(self).__name__) != type(self).__name__:
+            raise ValueError(f"schedule state is for {state.get('type')}, not {type(self).__name__}")
+        self.base_lr = float(state["base_lr"])
+        self.last_epoch = int(state["last_epoch"])
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if k not in ("optimizer", "last_epoch"))
+        return f"{type(self).__name__}({args})"
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+class ConstantLR(LRSchedule):
+    """No decay: the learning rate stays at its initial value."""
+
+    def lr_at(self, epoch):
+        return self.base_lr
+
+
+class StepLR(LRSchedule):
+    """``lr = base_lr · gamma^(epoch // step_size)``."""
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+        _check(isinstance(step_size, int) and step_size >= 1,
+               f"step_size must be an int >= 1, got {step_size!r}")
+        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        super().__init__(optimizer)
+        self.step_size, self.gamma = step_size, float(gamma)
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class MultiStepLR(LRSchedule):
+    """``lr = base_lr · gamma^(number of milestones <= epoch)``."""
+
+    def __init__(self, optimizer, milestones, gamma: float = 0.1):
+        milestones = list(milestones)
+        _check(all(isinstance(m, int) and m >= 1 for m in milestones)
+               and milestones == sorted(set(milestones)),
+               f"milestones must be increasing ints >= 1, got {milestones!r}")
+        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        super().__init__(optimizer)
+        self.milestones, self.gamma = milestones, float(gamma)
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class ExponentialLR(LRSchedule):
+    """``lr = base_lr · gamma^epoch``."""
+
+    def __init__(self, optimizer, gamma: float):
+        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        super().__init__(optimizer)
+        self.gamma = float(gamma)
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** epoch
+
+
+class CosineLR(LRSchedule):
+    """Cosine annealing (PyTorch's ``CosineAnnealingLR`` closed form):
+    ``lr = eta_min + (base_lr − eta_min)·(1 + cos(π·epoch/T_max))/2``."""
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
+        _check(isinstance(T_max, int) and T_max >= 1, f"T_max must be an int >= 1, got {T_max!r}")
+        _check(eta_min >= 0, f"eta_min must be >= 0, got {eta_min!r}")
+        super().__init__(optimizer)
+        self.T_max, self.eta_min = T_max, float(eta_min)
+
+    def lr_at(self, epoch):
+        return self.eta_min + (self.base_lr - self.eta_min) * (
+            1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+SCHEDULES = {"none": ConstantLR, "steplr": StepLR, "multisteplr": MultiStepLR,
+             "exponentiallr": ExponentialLR, "cosine": CosineLR}
+
+
+def build_schedule(cfg, optimizer) -> LRSchedule:
+    """Build from a ``config.ScheduleConfig`` (or a dict with its normalised fields); None or
+    type "none" gives a constant learning rate."""
+    if cfg is None:
+        return ConstantLR(optimizer)
+    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
+    kind = get("type", "none")
+    if kind == "none":
+        return ConstantLR(optimizer)
+    if kind == "steplr":
+        return StepLR(optimizer, get("step_size"), get("gamma", 0.1))
+    if kind == "multisteplr":
+        return MultiStepLR(optimizer, get("milestones"), get("gamma", 0.1))
+    if kind == "exponentiallr":
+        return ExponentialLR(optimizer, get("gamma"))
+    if kind == "cosine":
+        return CosineLR(optimizer, get("T_max"), get("eta_min", 0.0) or 0.0)
+    raise ValueError(f"schedule type {kind!r} is not one of {', '.join(SCHEDULES)}")
