@@ -1,0 +1,294 @@
+"""Experiments: one training run as a cached, resumable unit, and grid searches over them.
+
+``run(config, seed)`` trains (or returns the cached result of) one configuration. Its directory
+``runs/<key>/`` is keyed by the normalised config, the seed, the data spec and a hash of nnlib's
+own source, so a repeated call returns at once and a code change never serves stale numbers.
+A run killed mid-way resumes from its last finished epoch the next time it is asked for.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .augment import Augmentation, append_augmented
+from .config import Config, load_config, with_overrides
+from .data import DataSpec, load_splits
+from .io import write_json
+from .models import build_model
+from .models import load as load_model
+from .models import save as save_model
+from .optim import build_optimizer
+from .schedules import build_schedule
+from .training import Checkpoint, EarlyStopping, History, Trainer
+
+METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
+
+
+# --- locations ---------------------------------------------------------------------------------
+
+def project_root() -> Path:
+    """``$NNLIB_HOME``, else the source checkout nnlib runs from, else the current folder."""
+    env = os.environ.get("NNLIB_HOME")
+    if env:
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "nnlib").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("NNLIB_RUNS", project_root() / "runs"))
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))
+
+
+@lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 over nnlib's own ``.py`` files: any code change gives new cache keys."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for path in sorted(pkg.rglob("*.py")):
+        h.update(path.relative_to(pkg).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def run_key(config: Config, seed: int) -> str:
+    payload = {"config": config.to_dict(), "seed": int(seed), "source": source_hash()}
+    blob = json.dumps(payload, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    """The outcome of one run: its history, test metrics and where its files are."""
+
+    config: Config
+    seed: int
+    history: History
+    metrics: dict
+    run_dir: Path
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.metrics["test_accuracy"]
+
+    @property
+    def test_loss(self) -> float:
+        return self.metrics["test_loss"]
+
+    @property
+    def training_time_s(self) -> float:
+        return self.metrics["training_time_s"]
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / "model.npz"
+
+    def model(self):
+        """Load the trained model (best-by-validation weights when early stopping restored them)."""
+        return load_model(self.model_path)
+
+    def row(self) -> dict:
+        return {"seed": self.seed, **{k: self.metrics[k] for k in METRICS}}
+
+    @classmethod
+    def from_dir(cls, run_dir) -> "RunResult":
+        run_dir = Path(run_dir)
+        meta = json.loads((run_dir / "metrics.json").read_text())
+        config = load_config(json.loads((run_dir / "config.json").read_text()))
+        return cls(config=config, seed=int(meta.get("seed", config.train.seed)),
+                   history=History.load(run_dir / "history.json"), metrics=meta,
+                   run_dir=run_dir)
+
+
+def _data_for(config: Config, data_dir) -> dict:
+    spec = DataSpec(n_train=config.data.n_train, n_valid=config.data.n_valid,
+                    split_seed=config.data.split_seed)
+    return load_splits(spec, data_dir=str(data_dir or default_data_dir()))
+
+
+def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
+              data_dir=None, progress="auto", resume: bool = True, save_curves: bool = True,
+              log=print) -> RunResult:
+    """Train ``config`` into ``out_dir`` and evaluate on the test set.
+
+    Writes ``config.json`` (normalised), ``checkpoint/`` (state at every epoch end, best model),
+    then ``history.json``, ``model.npz``, ``curves.png`` and, last, ``metrics.json`` (its presence
+    marks the run finished). With ``resume`` an unfinished run in ``out_dir`` continues from its
+    last finished epoch; a finished one is returned as it is.
+    """
+    config = load_config(config)
+    out_dir = Path(out_dir)
+    seed = config.train.seed if seed is None else int(seed)
+    config = with_overrides(config, {"train.seed": seed})
+    if resume and (out_dir / "metrics.json").exists():
+        return RunResult.from_dir(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = out_dir / "config.json"
+    if saved.exists() and resume:
+        previous = load_config(json.loads(saved.read_text()))
+        if previous.to_dict() != config.to_dict():
+            raise ValueError(f"{out_dir}: holds a run of a different config; "
+                             f"use another --out folder or delete it")
+    write_json(saved, config.to_dict())
+
+    data = data if data is not None else _data_for(config, data_dir)
+    train, valid, test = data["train"], data["valid"], data["test"]
+    tc = config.train
+    aug = tc.augmentation
+    if aug is not None and aug.mode == "append":
+        x, y = append_augmented(train[0], train[1], np.random.default_rng([seed, 2]),
+                                rotate=aug.rotate, shift=aug.shift, p=aug.p)
+        train = (x, y)
+    online = (Augmentation(mode="online", rotate=aug.rotate, shift=aug.shift, p=aug.p)
+              if aug is not None and aug.mode == "online" else None)
+
+    rng = np.random.default_rng(seed)
+    model = build_model(config.model, rng=rng)
+    optimizer = build_optimizer(config.optimizer, model)
+    schedule = build_schedule(config.schedule, optimizer)
+    callbacks = []
+    if tc.early_stopping is not None:
+        es = tc.early_stopping
+        callbacks.append(EarlyStopping(es.patience, es.restore_best, es.min_delta))
+    ckpt_dir = out_dir / "checkpoint"
+    callbacks.append(Checkpoint(ckpt_dir, best=True))
+    trainer = Trainer(model, optimizer, schedule, callbacks=callbacks, seed=seed, augment=online,
+                      eval_every=tc.eval_every, progress=progress)
+    state = ckpt_dir / "state.npz"
+    if resume and state.exists():
+        trainer.load_state(state)
+        log(f"resuming {out_dir} after epoch {trainer.history.epochs_run}")
+    history = trainer.fit(train, valid, epochs=tc.epochs, batch_size=tc.batch_size)
+
+    test_loss, test_acc = trainer.evaluate(*test)
+    metrics = {"test_loss": test_loss, "test_accuracy": test_acc,
+               "training_time_s": history.wall_time,
+               "best_valid_accuracy": history.best_valid_acc, "epochs_run": history.epochs_run,
+               "seed": seed, "stopped_early": history.stopped_early}
+    model.meta = {"config": config.to_dict(), "seed": seed, "test_accuracy": test_acc}
+    history.save(out_dir / "history.json")
+    save_model(model, out_dir / "model.npz")
+    if save_curves:
+        from .plots import plot_history, save_figure
+        save_figure(plot_history(history, title=f"{config.model.type} seed {seed}"),
+                    out_dir / "curves.png")
+    write_json(out_dir / "metrics.json", metrics)
+    return RunResult(config=config, seed=seed, history=history, metrics=metrics, run_dir=out_dir)
+
+
+def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
+        progress="auto", log=print) -> RunResult:
+    """Train ``config`` with ``seed`` once; later calls return the cached ``RunResult``.
+
+    ``force`` retrains from scratch even when a finished run exists.
+    """
+    config = load_config(config)
+    config = with_overrides(config, {"train.seed": int(seed)})
+    run_dir = Path(runs_dir or default_runs_dir()) / run_key(config, seed)
+    if force and run_dir.exists():
+        import shutil
+        shutil.rmtree(run_dir)
+    return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log)
+
+
+# --- grid search -------------------------------------------------------------------------------
+
+def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int) -> dict:
+    """Run one grid cell in a worker; never raises (a failure is recorded in the row)."""
+    from threadpoolctl import threadpool_limits
+    row = {**overrides, "seed": seed}
+    t0 = time.perf_counter()
+    try:
+        with threadpool_limits(limits=threads):
+            cfg = with_overrides(load_config(base), overrides)
+            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
+                         log=lambda *a, **k: None)
+        row.update({k: result.metrics[k] for k in METRICS})
+        row.update({"run_dir": str(result.run_dir), "error": None})
+    except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the grid
+        row.update({k: np.nan for k in METRICS})
+        row.update({"run_dir": None,
+                    "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    "traceback": traceback.format_exc(limit=3)})
+    row["cell_time_s"] = time.perf_counter() - t0
+    return row
+
+
+def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
+         backend: str = "loky", scheduler: str | None = None, progress: bool = True):
+    """Run every combination of ``axes`` (``{"optimizer.lr": [...], "model.sizes": [...]}``,
+    dotted paths of the normalised config) for each seed; returns a pandas DataFrame with one
+    row per (cell, seed): the axis values, the seed, the test metrics and ``error`` (None, or
+    the one-line error of a failed cell). Finished cells come from the run cache, so an
+    interrupted grid resumes where it stopped.
+
+    ``n_jobs`` workers run in parallel through joblib, each limited to ``cores // n_jobs`` BLAS
+    threads. ``backend="dask"`` sends the cells to a ``dask.distributed`` cluster (``scheduler``
+    = its address, e.g. ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
+    """
+    import itertools
+
+    import pandas as pd
+    from joblib import Parallel, delayed, parallel_config
+
+    base = load_config(base_config).to_dict()
+    for path in axes:  # fail fast on a bad axis, before any training
+        with_overrides(load_config(base), {path: axes[path][0]})
+    names = list(axes)
+    cells = [dict(zip(names, values)) for values in itertools.product(*axes.values())]
+    jobs = [(cell, s) for cell in cells for s in seeds]
+    runs_dir = str(Path(runs_dir or default_runs_dir()).resolve())
+    data_dir = str(Path(data_dir or default_data_dir()).resolve())
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    if backend == "dask":
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ImportError("grid(backend='dask') needs dask.distributed: "
+                              "pip install 'nnlib[cluster]'") from None
+        client = Client(scheduler) if scheduler else Client(processes=True)
+        try:
+            with parallel_config(backend="dask"):
+                rows = Parallel(n_jobs=-1)(delayed(_cell)(base, c, s, runs_dir, data_dir, 1)
+                                           for c, s in jobs)
+        finally:
+            client.close()
+    else:
+        if n_jobs > 1:
+            _data_warmup(data_dir)
+        rows = Parallel(n_jobs=n_jobs, backend=backend, verbose=5 if progress else 0)(
+            delayed(_cell)(base, c, s, runs_dir, data_dir, threads) for c, s in jobs)
+    df = pd.DataFrame(rows)
+    for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
+        df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
+    return df
+
+
+def _data_warmup(data_dir: str) -> None:
+    """Fetch/verify MNIST once in the parent so workers don't race to build the cache."""
+    from .data import load_mnist
+    load_mnist(data_dir, log=lambda *a, **k: None)
+
+
+def summarize(df, by, metrics=("test_accuracy", "test_loss")):
+    """Mean and std over seeds of ``metrics`` grouped by the columns ``by``."""
+    agg = df.groupby(list(by), dropna=False)[list(metrics)].agg(["mean", "std", "count"])
+    agg.columns = [f"{m}_{s}" for m, s in agg.columns]
+    return agg.reset_index()

@@ -1,0 +1,386 @@
+"""The training loop: ``Trainer.fit`` → ``History``, early stopping, checkpoints and resume.
+
+A run's whole state (weights, optimizer buffers, schedule, every random generator, epoch, history,
+callback state) is saved at each epoch end to one ``state.npz`` (arrays + a JSON header, no
+pickle), written atomically. ``Trainer.resume(path)`` restores it so that a killed run finishes
+with exactly the numbers an uninterrupted run would have produced.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .io import write_npz
+from .losses import CrossEntropyLoss
+from .models import save as save_model
+from .schedules import ConstantLR
+
+STATE_FORMAT = "nnlib-training-state/1"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, iteration: int, lr: float, loss: float):
+        self.epoch, self.iteration, self.lr, self.loss = epoch, iteration, lr, loss
+        super().__init__(f"training diverged: loss is {loss} at epoch {epoch + 1}, iteration "
+                         f"{iteration} (lr {lr:g}); try a smaller learning rate")
+
+
+@dataclass
+class History:
+    """What happened during ``fit``. Lists indexed per iteration, per evaluation or per epoch.
+
+    ``iteration``/``train_loss``/``train_acc``: every training iteration (1-based global count).
+    ``eval_iteration``/``valid_loss``/``valid_acc``: every validation evaluation (every
+    ``eval_every`` iterations on a validation subsample, and on the full set at each epoch end).
+    ``epoch_*``, ``lr``, ``epoch_time``: one entry per finished epoch (``lr`` is the rate used
+    during that epoch).
+    """
+
+    iteration: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    eval_iteration: list = field(default_factory=list)
+    valid_loss: list = field(default_factory=list)
+    valid_acc: list = field(default_factory=list)
+    epoch_train_loss: list = field(default_factory=list)
+    epoch_train_acc: list = field(default_factory=list)
+    epoch_valid_loss: list = field(default_factory=list)
+    epoch_valid_acc: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    epoch_time: list = field(default_factory=list)
+    iterations_per_epoch: int = 0
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.epoch_valid_acc)
+
+    @property
+    def wall_time(self) -> float:
+        return float(sum(self.epoch_time))
+
+    @property
+    def best_valid_acc(self) -> float | None:
+        return max(self.epoch_valid_acc) if self.epoch_valid_acc else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def save(self, path) -> None:
+        from .io import write_json
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "History":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+class Callback:
+    """Hooks called by ``Trainer.fit``; ``state_dict`` is saved with the training state."""
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int) -> None:
+        pass
+
+    def state_dict(self) -> tuple[dict, dict]:
+        """``(json_state, arrays)``."""
+        return {}, {}
+
+    def load_state_dict(self, state: dict, arrays: dict) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; the counter resets on every improvement. With ``restore_best`` the best epoch's
+    weights are put back into the model when training ends."""
+
+    def __init__(self, patience: int = 2, restore_best: bool = True, min_delta: float = 0.0,
+                 monitor: str = "valid_acc"):
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+        if monitor not in ("valid_acc", "valid_loss"):
+            raise ValueError(f"monitor must be 'valid_acc' or 'valid_loss', got {monitor!r}")
+        self.patience, self.restore_best = patience, bool(restore_best)
+        self.min_delta, self.monitor = float(min_delta), monitor
+        self.best: float | None = None
+        self.wait = 0
+
+    def on_epoch_end(self, trainer, epoch):
+        h = trainer.history
+        value = h.epoch_valid_acc[-1] if self.monitor == "valid_acc" else h.epoch_valid_loss[-1]
+        sign = 1 if self.monitor == "valid_acc" else -1
+        if self.best is None or sign * (value - self.best) > self.min_delta:
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop_training = True
+                h.stopped_early = True
+
+    def state_dict(self):
+        return {"best": self.best, "wait": self.wait}, {}
+
+    def load_state_dict(self, state, arrays):
+        self.best, self.wait = state["best"], state["wait"]
+
+
+class Checkpoint(Callback):
+    """At each epoch end write ``state.npz`` (everything ``resume`` needs) into ``directory``,
+    ``best.npz`` whenever validation accuracy improves, and ``epoch_NNN.npz`` when
+    ``every_epoch``. All writes are atomic."""
+
+    def __init__(self, directory, every_epoch: bool = False, best: bool = True):
+        self.directory = Path(directory)
+        self.every_epoch, self.best = every_epoch, best
+
+    def on_epoch_end(self, trainer, epoch):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.best and trainer.history.best_epoch == epoch:
+            save_model(trainer.model, self.directory / "best.npz")
+        if self.every_epoch:
+            save_model(trainer.model, self.directory / f"epoch_{epoch + 1:03d}.npz")
+        trainer.save_state(self.directory / "state.npz")
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+def _progress_mode(progress) -> str:
+    """"bar" (tqdm), "epoch" (one printed line per epoch) or "off"."""
+    if progress in ("bar", "epoch", "off"):
+        return progress
+    if progress is True:
+        return "bar"
+    if progress is False:
+        return "off"
+    env = os.environ.get("NNLIB_PROGRESS", "").strip().lower()
+    if env in ("bar", "epoch", "off"):
+        return env
+    try:  # a Jupyter kernel with a front end: tqdm.auto draws a widget
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+            return "bar"
+    except ImportError:
+        pass
+    return "bar" if sys.stderr.isatty() else "epoch"
+
+
+# --- trainer ----------------------------------------------------------------------------------
+
+class Trainer:
+    """Mini-batch training of a ``Sequential`` with a loss, an optimizer and a schedule.
+
+    ``seed`` seeds the shuffling (each epoch is a permutation: without replacement) and the
+    on-the-fly ``augment(x, rng)`` callable; the same seed gives the same history bit for bit.
+    ``eval_every`` (iterations) adds validation evaluations inside the epoch on the first
+    ``eval_samples`` validation images, so that evaluating never dominates training time; the full
+    validation set is evaluated at each epoch end.
+    """
+
+    def __init__(self, model, optimizer, schedule=None, loss=None, callbacks=(), seed: int = 0,
+                 augment=None, eval_every: int | None = None, eval_samples: int = 2000,
+                 eval_batch_size: int = 2000, progress="auto"):
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule if schedule is not None else ConstantLR(optimizer)
+        self.loss = loss if loss is not None else CrossEntropyLoss()
+        self.callbacks = list(callbacks)
+        self.augment = augment
+        if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
+            raise ValueError(f"eval_every must be None or an int >= 1, got {eval_every!r}")
+        self.eval_every, self.eval_samples = eval_every, int(eval_samples)
+        self.eval_batch_size = int(eval_batch_size)
+        self.progress = progress
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.augment_rng = np.random.default_rng([seed, 1])
+        self.history = History()
+        self.best_state: dict | None = None
+        self.stop_training = False
+
+    # --- evaluation ---
+    def evaluate(self, x, y, batch_size: int | None = None) -> tuple[float, float]:
+        """Mean loss and accuracy of the model on ``(x, y)`` in eval mode."""
+        logits = self.model.predict(x, batch_size or self.eval_batch_size)
+        loss = CrossEntropyLoss()(logits, y)
+        return loss, float(np.mean(logits.argmax(axis=1) == y))
+
+    # --- training ---
+    def fit(self, train, valid, epochs: int, batch_size: int = 32) -> History:
+        """Train until ``epochs`` epochs have run in total (a resumed run continues its count).
+
+        train, valid: ``(x, y)`` with x (N, ...) float and y (N,) int. Returns the history;
+        raises ``TrainingDiverged`` on a NaN/inf loss.
+        """
+        x, y = train
+        xv, yv = valid
+        if len(x) != len(y) or len(xv) != len(yv):
+            raise ValueError(f"inputs and labels differ in length: train {len(x)}/{len(y)}, "
+                             f"valid {len(xv)}/{len(yv)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        n = len(x)
+        n_batches = math.ceil(n / batch_size)
+        h = self.history
+        h.iterations_per_epoch = n_batches
+        mode = _progress_mode(self.progress)
+        start = h.epochs_run
+        self.stop_training = False
+        for epoch in range(start, epochs):
+            if h.stopped_early:
+                break
+            t0 = time.perf_counter()
+            lr = self.optimizer.lr
+            perm = self.rng.permutation(n)
+            self.model.train()
+            bar = None
+            if mode == "bar":
+                from tqdm.auto import tqdm
+                bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                           unit="batch")
+            sum_loss = sum_correct = 0.0
+            for b in range(n_batches):
+                idx = perm[b * batch_size:(b + 1) * batch_size]
+                xb, yb = x[idx], y[idx]
+                if self.augment is not None:
+                    xb = self.augment(xb, self.augment_rng)
+                out = self.model.forward(xb)
+                loss = self.loss(out, yb)
+                it = epoch * n_batches + b + 1
+                if not math.isfinite(loss):
+                    if bar is not None:
+                        bar.close()
+                    raise TrainingDiverged(epoch, it, lr, loss)
+                self.model.backward(self.loss.backward())
+                self.optimizer.step()
+                correct = int(np.count_nonzero(out.argmax(axis=1) == yb))
+                sum_loss += loss * len(idx)
+                sum_correct += correct
+                h.iteration.append(it)
+                h.train_loss.append(loss)
+                h.train_acc.append(correct / len(idx))
+                if self.eval_every and it % self.eval_every == 0 and b != n_batches - 1:
+                    vl, va = self.evaluate(xv[:self.eval_samples], yv[:self.eval_samples])
+                    h.eval_iteration.append(it)
+                    h.valid_loss.append(vl)
+                    h.valid_acc.append(va)
+                    self.model.train()
+                if bar is not None:
+                    bar.update(1)
+                    if b % 50 == 0:
+                        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / len(idx):.3f}")
+            vl, va = self.evaluate(xv, yv)
+            h.eval_iteration.append((epoch + 1) * n_batches)
+            h.valid_loss.append(vl)
+            h.valid_acc.append(va)
+            h.epoch_train_loss.append(sum_loss / n)
+            h.epoch_train_acc.append(sum_correct / n)
+            h.epoch_valid_loss.append(vl)
+            h.epoch_valid_acc.append(va)
+            h.lr.append(lr)
+            if h.best_epoch is None or va > h.epoch_valid_acc[h.best_epoch]:
+                h.best_epoch = epoch
+                self.best_state = self.model.state_dict()
+            self.schedule.step()
+            h.epoch_time.append(time.perf_counter() - t0)
+            if bar is not None:
+                bar.close()
+            if mode != "off":
+                line = (f"epoch {epoch + 1}/{epochs}: train loss {h.epoch_train_loss[-1]:.4f} "
+                        f"acc {h.epoch_train_acc[-1]:.4f} | valid loss {vl:.4f} acc {va:.4f} | "
+                        f"lr {lr:g} | {h.epoch_time[-1]:.1f}s")
+                if mode == "bar":
+                    from tqdm.auto import tqdm
+                    tqdm.write(line)
+                else:
+                    print(line, flush=True)
+            # Checkpoints last, so the saved state includes every other callback's update for
+            # this epoch (e.g. EarlyStopping's counter and stop flag) whatever the list order.
+            for cb in sorted(self.callbacks, key=lambda c: isinstance(c, Checkpoint)):
+                cb.on_epoch_end(self, epoch)
+            if self.stop_training:
+                break
+        if self.best_state is not None and any(
+                isinstance(cb, EarlyStopping) and cb.restore_best for cb in self.callbacks):
+            self.model.load_state_dict(self.best_state)
+        return h
+
+    # --- state ---
+    def save_state(self, path) -> None:
+        """Everything needed to continue this run, in one atomic ``.npz``."""
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        opt = self.optimizer.state_dict()
+        arrays.update({f"optim/{k}": v for k, v in opt.pop("buffers").items()})
+        if self.best_state is not None:
+            arrays.update({f"best/{k}": v for k, v in self.best_state.items()})
+        cb_states = []
+        for i, cb in enumerate(self.callbacks):
+            st, arrs = cb.state_dict()
+            cb_states.append({"type": type(cb).__name__, "state": st})
+            arrays.update({f"callback{i}/{k}": v for k, v in arrs.items()})
+        dropout_rngs = [layer.rng.bit_generator.state for layer in self.model.layers
+                        if hasattr(layer, "rng")]
+        header = {
+            "format": STATE_FORMAT, "optimizer": opt, "schedule": self.schedule.state_dict(),
+            "rng": self.rng.bit_generator.state, "augment_rng": self.augment_rng.bit_generator.state,
+            "dropout_rngs": dropout_rngs, "history": self.history.to_dict(),
+            "callbacks": cb_states, "seed": self.seed,
+        }
+        arrays["__header__"] = np.array(json.dumps(header, default=int))
+        write_npz(path, arrays)
+
+    def load_state(self, path) -> None:
+        """Restore ``save_state`` output into this trainer (same model architecture)."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            header = json.loads(str(arrays.pop("__header__")))
+            if header.get("format") != STATE_FORMAT:
+                raise ValueError(f"format {header.get('format')!r}, expected {STATE_FORMAT!r}")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no training state to resume from") from None
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+            raise ValueError(f"{path}: not a readable nnlib training state ({exc})") from None
+
+        def group(prefix):
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        try:
+            self.model.load_state_dict(group("model/"))
+            opt = dict(header["optimizer"])
+            opt["buffers"] = group("optim/")
+            self.optimizer.load_state_dict(opt)
+            self.schedule.load_state_dict(header["schedule"])
+            self.rng.bit_generator.state = header["rng"]
+            self.augment_rng.bit_generator.state = header["augment_rng"]
+            drop = [layer for layer in self.model.layers if hasattr(layer, "rng")]
+            for layer, st in zip(drop, header["dropout_rngs"]):
+                layer.rng.bit_generator.state = st
+            best = group("best/")
+            self.best_state = best or None
+            self.history = History.from_dict(header["history"])
+            if len(header["callbacks"]) != len(self.callbacks):
+                raise ValueError(f"{len(header['callbacks'])} callback states for "
+                                 f"{len(self.callbacks)} callbacks")
+            for i, (cb, st) in enumerate(zip(self.callbacks, header["callbacks"])):
+                cb.load_state_dict(st["state"], group(f"callback{i}/"))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: training state does not match this run ({exc})") from None
