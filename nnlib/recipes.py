@@ -1,0 +1,94 @@
+"""The experiments' protocols as configs, defined once and shared by the notebooks (so runs are
+shared through the cache: 02's momentum run *is* 01's LeakyReLU run, 08 reuses 05–07's models).
+
+Every function returns a validated ``Config``; ``quick(cfg)`` shrinks any of them to a smoke run.
+"""
+from __future__ import annotations
+
+from .config import Config, load_config, with_overrides
+from .experiments import project_root
+
+
+def _seed_config(name: str) -> Config:
+    return load_config(project_root() / "configs" / "seed" / name)
+
+
+def _report(cfg: dict) -> Config:
+    """A config in the report's own schema (report initialisation N(0,1)·0.1)."""
+    return load_config(cfg)
+
+
+def activation_base(act: str = "LeakyReLU") -> Config:
+    """Experiments 1–2: MLP [784,1000,10], wd 1e-4, momentum lr 0.01, StepLR(5, gamma 1),
+    batch 32, 20 epochs, full 50k/10k split."""
+    return _report({
+        "model": {"size_list": [784, 1000, 10], "act_func": act,
+                  "weight_decay_list": [1e-4, 1e-4]},
+        "optimizer": {"type": "Momentum", "init_lr": 0.01},
+        "lr_scheduler": {"type": "stepLR", "step_size": 5, "gamma": 1.0},
+        "metric": {"type": "accuracy"}, "loss function": {"type": "cross entropy"},
+        "train": {"batch_size": 32, "epoch": 20, "log_iter": 100}})
+
+
+def grid_base(lr: float = 0.1, hidden: int = 1000, wd: float = 1e-3, gamma: float = 1.0) -> Config:
+    """Experiments 3–4: LeakyReLU MLP, momentum, StepLR(5, gamma), batch 32, 20 epochs,
+    trained on a random 10,000-image subset with 2,000 other images for validation."""
+    cfg = _report({
+        "model": {"size_list": [784, hidden, 10], "act_func": "LeakyReLU",
+                  "weight_decay_list": [wd, wd]},
+        "optimizer": {"type": "Momentum", "init_lr": lr},
+        "lr_scheduler": {"type": "stepLR", "step_size": 5, "gamma": gamma},
+        "metric": {"type": "accuracy"}, "loss function": {"type": "cross entropy"},
+        "train": {"batch_size": 32, "epoch": 20, "log_iter": 100}})
+    return with_overrides(cfg, {"data.n_train": 10_000, "data.n_valid": 2_000})
+
+
+def final_mlp() -> Config:
+    """The report's final MLP (configs/seed/mlp_final.json), 5 epochs on 50k."""
+    return _seed_config("mlp_final.json")
+
+
+def seed_cnn() -> Config:
+    """The report's CNN (configs/seed/cnn.json), 5 epochs on 50k."""
+    return _seed_config("cnn.json")
+
+
+def mlp_improved() -> Config:
+    """Going further (MLP): 784-800-10 ReLU, He init, Nesterov momentum with cosine decay,
+    light weight decay, on-the-fly augmentation, 20 epochs."""
+    return load_config({
+        "model": {"type": "mlp", "sizes": [784, 800, 10], "activation": "relu", "init": "he",
+                  "weight_decay": [5e-4, 5e-4]},
+        "optimizer": {"type": "momentum", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+        "schedule": {"type": "cosine", "T_max": 20, "eta_min": 0.0},
+        "train": {"batch_size": 64, "epochs": 20,
+                  "augmentation": {"mode": "online", "rotate": 10, "shift": 0.1, "p": 0.5}}})
+
+
+def cnn_improved() -> Config:
+    """Going further (CNN): LeNet-like with more filters [1, 16, 32] (5×5), ReLU, He init,
+    Nesterov momentum with cosine decay, 10 epochs."""
+    return load_config({
+        "model": {"type": "cnn", "channels": [1, 16, 32], "kernels": [5, 5], "padding": 0,
+                  "linear_sizes": [512, 128, 10], "activation": "relu", "init": "he",
+                  "weight_decay": [5e-4, 5e-4], "linear_weight_decay": [5e-4, 5e-4]},
+        "optimizer": {"type": "momentum", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+        "schedule": {"type": "cosine", "T_max": 10, "eta_min": 0.0},
+        "train": {"batch_size": 64, "epochs": 10}})
+
+
+def cnn_augmented() -> Config:
+    """Going further (CNN + on-the-fly augmentation): cnn_improved, 15 epochs, every batch
+    randomly rotated/shifted."""
+    return with_overrides(cnn_improved(), {
+        "train.epochs": 15, "schedule.T_max": 15,
+        "train.augmentation": {"mode": "online", "rotate": 10, "shift": 0.1, "p": 0.5}})
+
+
+def quick(cfg: Config, epochs: int = 1, n_train: int = 2000, n_valid: int = 500) -> Config:
+    """A smoke-run version of ``cfg``: few epochs on a small subset (keys stay distinct from the
+    full runs, so quick results never mix with real ones)."""
+    over = {"train.epochs": epochs, "data.n_train": n_train, "data.n_valid": n_valid}
+    if cfg.schedule.type == "cosine":
+        over["schedule.T_max"] = epochs
+    return with_overrides(cfg, over)
