@@ -266,7 +266,7 @@ class Flatten(Layer):
 
     def forward(self, x):
         self._xshape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
     def backward(self, dout):
         return dout.reshape(self._xshape)

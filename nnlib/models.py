@@ -185,11 +185,12 @@ def _per_layer(values, n: int, name: str) -> list[float]:
     if values is None:
         return [0.0] * n
     if isinstance(values, (int, float)):
-        return [float(values)] * n
-    values = [float(v) for v in values]
+        values = [float(values)] * n
+    else:
+        values = [float(v) for v in values]
     if len(values) != n:
         raise ValueError(f"{name} needs {n} entries (one per layer), got {len(values)}")
-    if any(v < 0 for v in values):
+    if not all(v >= 0 for v in values):  # also rejects a negative scalar and NaN
         raise ValueError(f"{name} entries must be >= 0, got {values}")
     return values
 
@@ -303,6 +304,8 @@ def load(path) -> Sequential:
         raise ValueError(f"{path}: not an nnlib model file (no __header__ entry)")
     try:
         header = json.loads(str(arrays.pop("__header__")))
+        if not isinstance(header, dict):
+            raise TypeError(f"header is a JSON {type(header).__name__}, not an object")
         if header.get("format") != FORMAT:
             raise ValueError(f"format {header.get('format')!r}, expected {FORMAT!r}")
         model = from_architecture(header["architecture"], dtype=np.dtype(header["dtype"]))

@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 
-def _check_lr(lr) -> float:
+def _check_lr(lr, allow_zero: bool = False) -> float:
+    """``allow_zero``: a saved state may hold lr 0 (a cosine schedule's last epoch)."""
     if not isinstance(lr, (int, float, np.floating)) or isinstance(lr, bool) \
-            or not math.isfinite(lr) or lr <= 0:
+            or not math.isfinite(lr) or lr < 0 or (lr == 0 and not allow_zero):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     return float(lr)
 
@@ -38,6 +39,10 @@ class Optimizer:
             if unknown:
                 raise ValueError(f"weight_decay names unknown parameters {unknown}; "
                                  f"the model has {names}")
+            not_weights = sorted(name for name in weight_decay if not name.endswith(".W"))
+            if not_weights:
+                raise ValueError(f"weight_decay applies to weights (\"<layer>.W\") only, "
+                                 f"got {not_weights}")
             decay = dict(weight_decay)
         else:
             decay = {name: float(weight_decay) for name in names if name.endswith(".W")}
@@ -87,7 +92,7 @@ class Optimizer:
                 raise ValueError(f"optimizer buffer {full}: shape {np.shape(arr)}, "
                                  f"expected {target.shape}")
             target[...] = arr
-        self.lr = _check_lr(state["lr"])
+        self.lr = _check_lr(state["lr"], allow_zero=True)
         self.steps = int(state["steps"])
 
     def zero_grad(self) -> None:
@@ -153,7 +158,10 @@ class Adam(Optimizer):
     def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay=None):
         super().__init__(model, lr, weight_decay)
-        b1, b2 = betas
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"betas must be in [0, 1), got {betas!r}")
         if not eps > 0:
