@@ -1,0 +1,225 @@
+"""The report pipeline end to end on tiny fixture notebooks (papermill + nbconvert, ~10 s).
+
+Fixtures (tests/fixtures/notebooks, committed without outputs; copied to tmp_path so nothing is
+written into the repo): 01_ok plots a figure and publishes headline numbers, 02_fails
+raises, 03_noparams has no ``parameters`` cell.
+"""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nnlib import report
+from nnlib.report import build_report
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
+CDN = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    nb_dir = root / "notebooks"
+    shutil.copytree(FIXTURES, nb_dir)
+    out = root / "out"
+    lines = []
+    rc = build_report(quick=True, notebooks_dir=nb_dir, out_dir=out, fetch_data=False,
+                      cell_timeout=120, log=lines.append)
+    index = json.loads((out / "index.json").read_text())
+    return {"rc": rc, "out": out, "nb_dir": nb_dir, "index": index, "log": lines,
+            "rows": {r["number"]: r for r in index["notebooks"]}}
+
+
+@pytest.mark.slow
+def test_exit_code_and_statuses(built):
+    assert built["rc"] == 1  # 02 and 03 fail, the build still completes
+    rows = built["rows"]
+    assert list(rows) == ["01", "02", "03"]
+    assert rows["01"]["status"] == "ok" and rows["01"]["error"] is None
+    assert rows["01"]["title"] == "Fixture: a working notebook"
+    assert rows["02"]["status"] == "error"
+    assert "RuntimeError: fixture failure 42" in rows["02"]["error"]
+    assert "\n" not in rows["02"]["error"]
+    assert rows["03"]["status"] == "error" and "parameters" in rows["03"]["error"]
+    assert built["index"]["mode"] == "quick" and built["index"]["parameters"] == {"QUICK": True}
+    assert built["index"]["failed"] == ["02_fails", "03_noparams"]
+    assert all(r["duration_s"] > 0 for r in (rows["01"], rows["02"]))
+
+
+@pytest.mark.slow
+def test_ok_page(built):
+    out = built["out"]
+    page = (out / "01_ok.html").read_text()
+    assert "data:image/png;base64," in page  # the matplotlib figure, embedded
+    assert "QUICK is True" in page  # the parameter reached the kernel
+    assert "# Parameters" not in page  # papermill's injected-parameters cell is removed
+    assert "injected-parameters" not in page
+    assert "Smoke run" in page and "nnlib-banner" in page and "QUICK=True" in page
+    assert re.search(r"commit <code>[^<]+</code>", page)
+    assert not CDN.search(page), CDN.search(page).group(0)
+    assert 'src="http' not in page
+    assert (out / "executed" / "01_ok.ipynb").is_file()
+    # nothing was written next to the source notebooks
+    assert sorted(p.name for p in built["nb_dir"].iterdir()) == sorted(
+        p.name for p in FIXTURES.iterdir())
+
+
+@pytest.mark.slow
+def test_error_pages(built):
+    out = built["out"]
+    page = (out / "02_fails.html").read_text()
+    assert "fixture failure 42" in page and "Error:" in page
+    assert "papermill-error-cell" in page  # papermill's marker of the failing cell
+    assert "before the failure" in page  # cells before the failure were executed and kept
+    assert "never reached</pre>" not in page
+    assert not CDN.search(page)
+    page3 = (out / "03_noparams.html").read_text()
+    assert "no cell tagged" in page3 and not CDN.search(page3)
+
+
+@pytest.mark.slow
+def test_headlines_in_index(built):
+    heads = built["rows"]["01"]["headlines"]
+    assert heads[0] == {"name": "MLP test accuracy", "ours": 0.981, "ours_std": 0.001,
+                        "report": 0.9806}
+    assert heads[1]["ours_std"] is None and heads[1]["report"] == 0.992
+    index_html = (built["out"] / "index.html").read_text()
+    assert "MLP test accuracy" in index_html and "0.981 &plusmn; 0.001" in index_html
+    assert "(report: 0.9806)" in index_html
+    assert 'href="01_ok.html"' in index_html and 'href="02_fails.html"' in index_html
+    assert "fixture failure 42" in index_html
+    assert not CDN.search(index_html) and "<style>" in index_html
+
+
+@pytest.mark.slow
+def test_rerun_skips_unchanged_and_force_reexecutes(built, tmp_path):
+    # a copy, so the module fixture's output stays as the other tests expect it
+    out = tmp_path / "out"
+    shutil.copytree(built["out"], out)
+    lines = []
+    rc = build_report(quick=True, notebooks_dir=built["nb_dir"], out_dir=out,
+                      fetch_data=False, only=["1"], log=lines.append)
+    assert rc == 0
+    assert any("01_ok: unchanged" in line for line in lines)
+    index = json.loads((out / "index.json").read_text())
+    assert [r["status"] for r in index["notebooks"]] == ["ok", "error", "error"]  # others kept
+    assert index["notebooks"][0]["skipped"] is True
+    lines.clear()
+    rc = build_report(quick=True, notebooks_dir=built["nb_dir"], out_dir=out,
+                      fetch_data=False, only=["01"], force=True, log=lines.append)
+    assert rc == 0 and any("01_ok: ok in" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_only_selection_and_jobs(tmp_path):
+    nb_dir = tmp_path / "notebooks"
+    shutil.copytree(FIXTURES, nb_dir)
+    out = tmp_path / "out"
+    # two kernels at once: each must still run in the notebooks' folder (01 checks its cwd)
+    rc = build_report(quick=False, only=["01", "02"], jobs=2, notebooks_dir=nb_dir,
+                      out_dir=out, fetch_data=False, log=lambda s: None)
+    assert rc == 1  # 02 raises
+    index = json.loads((out / "index.json").read_text())
+    assert [(r["number"], r["status"]) for r in index["notebooks"]] == [("01", "ok"),
+                                                                        ("02", "error")]
+    assert index["mode"] == "full" and index["parameters"] == {"QUICK": False}
+    assert not (out / "03_noparams.html").exists()
+    page = (out / "01_ok.html").read_text()
+    assert "Full run" in page and "Smoke run" not in page and "QUICK is False" in page
+
+
+# --- fast unit tests (no kernel) --------------------------------------------------------------
+
+def test_unknown_only_raises(tmp_path):
+    shutil.copytree(FIXTURES, tmp_path / "nb")
+    with pytest.raises(ValueError, match=r"07.*available.*01, 02, 03"):
+        build_report(only=["07"], notebooks_dir=tmp_path / "nb", out_dir=tmp_path / "o",
+                     fetch_data=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_list_notebooks_selection():
+    names = [p.name for p in report.list_notebooks(FIXTURES, ["3", "01"])]
+    assert names == ["01_ok.ipynb", "03_noparams.ipynb"]
+
+
+def test_default_output_dirs_quick_never_over_full(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLIB_HOME", str(tmp_path))
+    shutil.copytree(FIXTURES, tmp_path / "notebooks")
+    outs = []
+
+    def fake_process(path, *, out, **kw):
+        outs.append(out)
+        return {"number": path.stem[3:5], "name": path.stem, "title": path.stem,
+                "status": "ok", "error": None, "duration_s": 0.1, "page": f"{path.stem}.html",
+                "headlines": []}
+    monkeypatch.setattr(report, "_process", fake_process)
+    assert build_report(quick=True, only=["01"], fetch_data=False, log=lambda s: None) == 0
+    assert build_report(quick=False, only=["01"], fetch_data=False, log=lambda s: None) == 0
+    assert outs == [tmp_path / "reports" / "quick", tmp_path / "reports"]
+    assert (tmp_path / "reports" / "quick" / "index.json").is_file()
+    assert (tmp_path / "reports" / "index.json").is_file()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(report.ReportError, match="no NN_"):
+        build_report(notebooks_dir=tmp_path / "empty", fetch_data=False)
+
+
+def test_kernel_check_accepts_this_environment():
+    import sys
+    exe = report.kernel_check()
+    assert exe == sys.executable or exe.startswith(sys.prefix)
+
+
+def test_headline_helper(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append((obj, raw)))
+    import numpy as np
+    rows = report.headline([{"name": "acc", "ours": np.float32(0.5), "ours_std": 0.01,
+                             "report": 0.49}])
+    assert rows == [{"name": "acc", "ours": 0.5, "ours_std": 0.01, "report": 0.49}]
+    (obj, raw), = shown
+    assert raw is True and obj[report.HEADLINE_MIME] == rows
+    json.dumps(obj[report.HEADLINE_MIME])
+    assert "acc" in obj["text/plain"] and "0.5 ± 0.01" in obj["text/plain"]
+    with pytest.raises(ValueError):
+        report.headline([{"name": "no value"}])
+
+
+def test_strip_cdn():
+    html = ('<script src="https://cdn.x/require.js"></script><script>var a=1;</script>'
+            '<link rel="stylesheet" href="//cdn.x/a.css"><a href="https://ok.example">x</a>')
+    out = report.strip_cdn(html)
+    assert "cdn.x" not in out and "var a=1" in out and "https://ok.example" in out
+
+
+def test_kernel_check_rejects_a_foreign_python(monkeypatch):
+    from jupyter_client import kernelspec
+
+    class Spec:
+        argv = ("/opt/elsewhere/bin/python3", "-m", "ipykernel_launcher", "-f", "{c}")
+        resource_dir = "/opt/elsewhere/share/jupyter/kernels/python3"
+
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: Spec)
+    with pytest.raises(report.ReportError, match="ipykernel install --sys-prefix --name python3"):
+        report.kernel_check()
+
+
+def test_parameter_check(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+
+    def nb(src, tags=("parameters",)):
+        path = tmp_path / "09_x.ipynb"
+        nbformat.write(new_notebook(cells=[new_code_cell(src, metadata={"tags": list(tags)})],
+                                    metadata=meta), path)
+        return path
+
+    assert report._check_parameters(nb("QUICK = False"), {"QUICK": True}) is None
+    assert report._check_parameters(nb("QUICK: bool = False"), {"QUICK": True}) is None
+    assert "does not declare QUICK" in report._check_parameters(nb("FAST = 1"), {"QUICK": True})
+    assert "defaults to str" in report._check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
+    assert "no cell tagged" in report._check_parameters(nb("QUICK = False", ()), {"QUICK": True})
