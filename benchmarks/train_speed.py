@@ -1,0 +1,89 @@
+"""Training speed of the report's final MLP / CNN (their optimizer and hyper-parameters).
+
+    python benchmarks/train_speed.py --model mlp|cnn [--epochs N] [--batch-size 32] [--repeats R]
+
+Trains on 50,000 MNIST images (the report's split; synthetic learnable images with --synthetic or
+when MNIST can't be loaded) and prints ONE JSON line:
+{"model", "epochs", "seconds", "samples_per_s", "dtype", "threads", ...}; with --repeats R the
+figures are medians over R runs (each from a fresh model).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from nnlib import recipes
+from nnlib.models import build_model
+from nnlib.optim import build_optimizer
+from nnlib.schedules import build_schedule
+from nnlib.training import Trainer
+
+
+def synthetic(n: int, rng: np.random.Generator):
+    """Learnable images: each class is a fixed random template plus noise."""
+    templates = rng.random((10, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    x = templates[y] + 0.3 * rng.standard_normal((n, 1, 28, 28), dtype=np.float32)
+    return np.clip(x, 0, 1, out=x), y
+
+
+def load_data(use_synthetic: bool):
+    if not use_synthetic:
+        try:
+            from nnlib.data import DataSpec, load_splits
+            from nnlib.experiments import default_data_dir
+            d = load_splits(DataSpec(), data_dir=str(default_data_dir()))
+            return d["train"], d["valid"], "mnist"
+        except Exception as exc:  # noqa: BLE001 - fall back, and say so in the output
+            print(f"# MNIST unavailable ({exc}); using synthetic data")
+    rng = np.random.default_rng(0)
+    return synthetic(50_000, rng), synthetic(10_000, rng), "synthetic"
+
+
+def blas_threads() -> int | None:
+    try:
+        from threadpoolctl import threadpool_info
+        return max((i.get("num_threads", 0) for i in threadpool_info()), default=None)
+    except ImportError:
+        return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=("mlp", "cnn"), required=True)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--synthetic", action="store_true")
+    args = ap.parse_args()
+
+    cfg = recipes.final_mlp() if args.model == "mlp" else recipes.seed_cnn()
+    train, valid, source = load_data(args.synthetic)
+    times = []
+    for r in range(args.repeats):
+        model = build_model(cfg.model, rng=np.random.default_rng(r))
+        opt = build_optimizer(cfg.optimizer, model)
+        trainer = Trainer(model, opt, build_schedule(cfg.schedule, opt), seed=r, progress="off")
+        t0 = time.perf_counter()
+        history = trainer.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size)
+        times.append(time.perf_counter() - t0)
+    seconds = statistics.median(times)
+    print(json.dumps({
+        "model": args.model, "epochs": args.epochs, "seconds": round(seconds, 3),
+        "seconds_per_epoch": round(seconds / args.epochs, 3),
+        "samples_per_s": round(len(train[0]) * args.epochs / seconds, 1),
+        "dtype": str(model.dtype), "threads": blas_threads(), "batch_size": args.batch_size,
+        "repeats": args.repeats, "all_seconds": [round(t, 3) for t in times], "data": source,
+        "valid_accuracy": round(history.epoch_valid_acc[-1], 4),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+    }))
+
+
+if __name__ == "__main__":
+    main()
