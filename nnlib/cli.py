@@ -291,14 +291,9 @@ def cmd_search(args) -> int:
 # --- report ------------------------------------------------------------------------------------
 
 def cmd_report(args) -> int:
-    try:
-        from .report import build_report
-    except ModuleNotFoundError as exc:
-        if exc.name in ("nnlib.report", __package__ + ".report"):
-            raise FileNotFoundError("nnlib.report is not available in this installation") from None
-        raise
+    from .report import build_report
     return int(build_report(quick=args.quick, only=args.only, force=args.force,
-                            jobs=args.jobs) or 0)
+                            jobs=args.jobs, out_dir=args.out) or 0)
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -363,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="small, fast settings; written to reports/quick/")
     p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (e.g. 03 06)")
     p.add_argument("--force", action="store_true", help="re-run even when up to date")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="parallel workers")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="notebooks executed in parallel")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default: reports/, or reports/quick/ with --quick)")
     p.set_defaults(func=cmd_report)
     return parser
 

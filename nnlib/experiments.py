@@ -7,6 +7,7 @@ A run killed mid-way resumes from its last finished epoch the next time it is as
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -203,10 +204,30 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     config = load_config(config)
     config = with_overrides(config, {"train.seed": int(seed)})
     run_dir = Path(runs_dir or default_runs_dir()) / run_key(config, seed)
-    if force and run_dir.exists():
-        import shutil
-        shutil.rmtree(run_dir)
-    return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log)
+    # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
+    # trains it, the others wait for the lock and then read the finished result.
+    with _run_lock(run_dir):
+        if force and run_dir.exists():
+            import shutil
+            shutil.rmtree(run_dir)
+        return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log)
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path):
+    """An exclusive advisory lock on ``<run_dir>.lock`` (POSIX ``flock``; a no-op elsewhere)."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no cross-process lock; runs of one key may then race
+        yield
+        return
+    with open(run_dir.with_name(run_dir.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --- grid search -------------------------------------------------------------------------------

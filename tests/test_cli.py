@@ -207,7 +207,7 @@ def test_search_scheduler_without_dask(tmp_path, capsys):
 
 
 def test_report_command(monkeypatch, capsys):
-    report = pytest.importorskip("nnlib.report")
+    from nnlib import report
     calls = []
 
     def fake_build_report(**kwargs):
@@ -216,4 +216,8 @@ def test_report_command(monkeypatch, capsys):
 
     monkeypatch.setattr(report, "build_report", fake_build_report)
     assert main(["report", "--quick", "--only", "03", "06", "--force", "--jobs", "2"]) == 3
-    assert calls == [{"quick": True, "only": ["03", "06"], "force": True, "jobs": 2}]
+    assert calls == [{"quick": True, "only": ["03", "06"], "force": True, "jobs": 2,
+                      "out_dir": None}]
+    assert main(["report", "--out", "somewhere"]) == 3
+    assert calls[-1] == {"quick": False, "only": None, "force": False, "jobs": 1,
+                         "out_dir": "somewhere"}
