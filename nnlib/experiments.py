@@ -54,12 +54,21 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))
 
 
+# Modules that only present results: editing them cannot change a run's numbers, so they stay
+# out of the cache key (re-rendering the report after a plotting fix must not retrain).
+PRESENTATION_MODULES = frozenset({"__main__.py", "cli.py", "compare.py", "plots.py",
+                                  "reference.py", "report.py"})
+
+
 @lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 over nnlib's own ``.py`` files: any code change gives new cache keys."""
+    """SHA-256 over the nnlib source that computes results (every ``.py`` file except
+    ``PRESENTATION_MODULES``): any change to it gives new cache keys."""
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
     for path in sorted(pkg.rglob("*.py")):
+        if path.name in PRESENTATION_MODULES:
+            continue
         h.update(path.relative_to(pkg).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -77,7 +77,7 @@ def plot_history(history, title: str | None = None, smooth: int = 50):
 def plot_histories(histories: dict, metric: str = "valid_acc", per: str = "epoch",
                    title: str | None = None, ax=None):
     """Overlay one metric of several runs: ``histories`` maps label → History or list of
-    Histories (several seeds: mean line with a min–max band)."""
+    Histories (several seeds: mean line with a min–max band; runs may differ in length)."""
     plt = _plt()
     fig = None
     if ax is None:
@@ -86,12 +86,16 @@ def plot_histories(histories: dict, metric: str = "valid_acc", per: str = "epoch
            "train_acc": "epoch_train_acc", "train_loss": "epoch_train_loss"}[metric]
     for label, hs in histories.items():
         hs = hs if isinstance(hs, (list, tuple)) else [hs]
-        n = min(len(getattr(h, key)) for h in hs)
-        vals = np.array([getattr(h, key)[:n] for h in hs])
+        n = max(len(getattr(h, key)) for h in hs)
+        # runs of different lengths (early stopping): NaN-pad, average what each epoch has
+        vals = np.full((len(hs), n), np.nan)
+        for i, h in enumerate(hs):
+            vals[i, :len(getattr(h, key))] = getattr(h, key)
         ep = np.arange(1, n + 1)
-        (line,) = ax.plot(ep, vals.mean(0), "o-", ms=3, label=label)
+        (line,) = ax.plot(ep, np.nanmean(vals, 0), "o-", ms=3, label=label)
         if len(hs) > 1:
-            ax.fill_between(ep, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2)
+            ax.fill_between(ep, np.nanmin(vals, 0), np.nanmax(vals, 0), color=line.get_color(),
+                            alpha=0.2)
     ax.set_xlabel(per)
     ax.set_ylabel(metric.replace("_", " "))
     ax.grid(alpha=0.3)
