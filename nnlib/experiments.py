@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .augment import Augmentation, append_augmented
-from .config import Config, load_config, with_overrides
+from .config import Config, ConfigError, load_config, with_overrides
 from .data import DataSpec, load_splits
 from .io import write_json
 from .models import build_model
@@ -280,10 +280,15 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     from joblib import Parallel, delayed, parallel_config
 
     base = load_config(base_config).to_dict()
-    for path in axes:  # fail fast on a bad axis, before any training
-        with_overrides(load_config(base), {path: axes[path][0]})
+    for path, values in axes.items():
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") \
+                or len(values) == 0:
+            raise ConfigError(f"grid axis {path!r}: expected a non-empty list of values, "
+                              f"got {values!r}", path)
     names = list(axes)
     cells = [dict(zip(names, values)) for values in itertools.product(*axes.values())]
+    for cell in cells:  # fail fast on a bad axis path or value, before any training
+        with_overrides(load_config(base), cell)
     jobs = [(cell, s) for cell in cells for s in seeds]
     runs_dir = str(Path(runs_dir or default_runs_dir()).resolve())
     data_dir = str(Path(data_dir or default_data_dir()).resolve())
@@ -309,6 +314,8 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
         rows = Parallel(n_jobs=n_jobs, backend=backend, verbose=5 if progress else 0)(
             delayed(_cell)(base, c, s, runs_dir, data_dir, threads) for c, s in jobs)
     df = pd.DataFrame(rows)
+    # pandas >= 3 stores a str column's None as NaN; keep the documented None for good cells
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
         df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
     return df

@@ -1,0 +1,401 @@
+"""Tests for nnlib.experiments: the run cache and its keys, determinism, exact resume of a killed
+run, augmentation modes, grid search (resume, parallel backends, failing cells, bad axes), the
+cross-process run lock and the dask backend.
+
+Every run is tiny (a 784-16-10 MLP, 500 training / 200 validation images of the real MNIST,
+1–2 epochs) and lives in ``tmp_path``.
+"""
+import json
+import math
+import multiprocessing
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nnlib.training
+from nnlib import experiments, recipes
+from nnlib.config import ConfigError, with_overrides
+from nnlib.data import DataSpec, load_splits
+from nnlib.experiments import RunResult, grid, run, run_key, summarize
+from nnlib.training import Checkpoint, Trainer
+
+N_TRAIN, N_VALID, BATCH = 500, 200, 32
+# Metrics that are a pure function of (config, seed, code); training_time_s is wall-clock.
+EXACT = ("test_loss", "test_accuracy", "best_valid_accuracy", "epochs_run", "seed",
+         "stopped_early")
+
+
+def tiny(epochs=1, **overrides):
+    """The report's final MLP shrunk to a smoke run, plus ``overrides``."""
+    cfg = recipes.quick(recipes.final_mlp(), epochs=epochs, n_train=N_TRAIN, n_valid=N_VALID)
+    return with_overrides(cfg, {"model.sizes": [784, 16, 10], **overrides})
+
+
+def exact(metrics):
+    return {k: metrics[k] for k in EXACT}
+
+
+def history_without_time(history):
+    d = history.to_dict()
+    d.pop("epoch_time")
+    return d
+
+
+@pytest.fixture
+def count_fits(monkeypatch):
+    """Wrap Trainer.fit; the returned list grows by one entry per call."""
+    calls = []
+    original = Trainer.fit
+
+    def fit(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    return calls
+
+
+def forbid_training(monkeypatch):
+    def fit(self, *args, **kwargs):
+        raise AssertionError("Trainer.fit called: the cached result was not used")
+
+    monkeypatch.setattr(nnlib.training.Trainer, "fit", fit)
+
+
+# --- the run cache -------------------------------------------------------------------------------
+
+def test_run_trains_once_then_returns_the_cached_result(tmp_path, monkeypatch, count_fits):
+    cfg = tiny()
+    first = run(cfg, 0, runs_dir=tmp_path, progress="off")
+    assert len(count_fits) == 1
+    assert first.history.epochs_run == 1
+    assert 0.2 < first.test_accuracy <= 1.0, f"a 1-epoch MLP should beat chance: {first.metrics}"
+    for name in ("config.json", "history.json", "model.npz", "curves.png", "metrics.json",
+                 "checkpoint/state.npz"):
+        assert (first.run_dir / name).exists(), f"{name} missing from {first.run_dir}"
+
+    forbid_training(monkeypatch)
+    t0 = time.perf_counter()
+    second = run(cfg, 0, runs_dir=tmp_path, progress="off")
+    assert time.perf_counter() - t0 < 2.0
+    assert second.run_dir == first.run_dir
+    assert second.metrics == first.metrics  # training_time_s too: it is read back, not re-measured
+    assert second.history.to_dict() == first.history.to_dict()
+    assert second.config.to_dict() == first.config.to_dict()
+    assert second.seed == 0
+
+
+def test_force_retrains(tmp_path, count_fits):
+    cfg = tiny()
+    first = run(cfg, 0, runs_dir=tmp_path, progress="off")
+    again = run(cfg, 0, runs_dir=tmp_path, progress="off", force=True)
+    assert len(count_fits) == 2, "force=True must train again"
+    assert again.run_dir == first.run_dir
+    assert exact(again.metrics) == exact(first.metrics)
+    assert json.loads((again.run_dir / "metrics.json").read_text()) == again.metrics
+
+
+@pytest.mark.parametrize("path, value", [
+    ("optimizer.lr", 0.05),
+    ("optimizer.momentum", 0.8),
+    ("model.sizes", [784, 17, 10]),
+    ("model.activation", "relu"),
+    ("schedule.gamma", 0.5),
+    ("train.batch_size", 64),
+    ("train.epochs", 2),
+    ("data.n_train", 501),
+    ("data.split_seed", 1),
+])
+def test_run_key_changes_with_any_config_value(path, value):
+    cfg = tiny()
+    assert run_key(cfg, 0) == run_key(tiny(), 0), "same config and seed must give the same key"
+    changed = with_overrides(cfg, {path: value})
+    assert changed.to_dict() != cfg.to_dict()
+    assert run_key(changed, 0) != run_key(cfg, 0), f"{path}={value!r} kept the key"
+
+
+def test_run_key_changes_with_seed_and_source(tmp_path, monkeypatch, count_fits):
+    cfg = tiny()
+    keys = {run_key(cfg, s) for s in range(5)}
+    assert len(keys) == 5
+
+    a = run(cfg, 0, runs_dir=tmp_path, progress="off")
+    b = run(cfg, 1, runs_dir=tmp_path, progress="off")
+    assert a.run_dir != b.run_dir and a.metrics["seed"] == 0 and b.metrics["seed"] == 1
+    assert exact(a.metrics) != exact(b.metrics)
+    assert len(count_fits) == 2
+
+    monkeypatch.setattr(experiments, "source_hash", lambda: "0" * 64)  # "the code changed"
+    c = run(cfg, 0, runs_dir=tmp_path, progress="off")
+    assert c.run_dir != a.run_dir, "a code change must not serve the old run"
+    assert len(count_fits) == 3
+    assert exact(c.metrics) == exact(a.metrics)
+
+
+# --- determinism, round trips --------------------------------------------------------------------
+
+def test_same_seed_same_numbers_in_separate_runs_dirs(tmp_path):
+    cfg = tiny(epochs=2)
+    a = run(cfg, 3, runs_dir=tmp_path / "a", progress="off")
+    b = run(cfg, 3, runs_dir=tmp_path / "b", progress="off")
+    assert a.run_dir.name == b.run_dir.name
+    assert exact(a.metrics) == exact(b.metrics)
+    assert history_without_time(a.history) == history_without_time(b.history)
+    ma, mb = a.model().state_dict(), b.model().state_dict()
+    assert ma.keys() == mb.keys()
+    for k in ma:
+        np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+
+
+def test_from_dir_round_trip_and_saved_model_reproduces_test_accuracy(tmp_path):
+    result = run(tiny(), 0, runs_dir=tmp_path, progress="off")
+    back = RunResult.from_dir(result.run_dir)
+    assert back.config.to_dict() == result.config.to_dict()
+    assert back.seed == result.seed
+    assert back.metrics == result.metrics
+    assert back.history.to_dict() == result.history.to_dict()
+    assert back.run_dir == result.run_dir
+    assert back.row() == result.row()
+
+    x, y = load_splits(DataSpec(n_train=N_TRAIN, n_valid=N_VALID),
+                       experiments.default_data_dir())["test"]
+    logits = back.model().predict(x, 2000)
+    assert logits.shape == (10_000, 10)
+    assert float(np.mean(logits.argmax(axis=1) == y)) == result.test_accuracy
+
+
+# --- resume ---------------------------------------------------------------------------------------
+
+def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
+    cfg = tiny(epochs=2)
+    reference = run(cfg, 0, runs_dir=tmp_path / "ref", progress="off")
+    assert reference.history.epochs_run == 2
+
+    original = Checkpoint.on_epoch_end
+
+    def killed_after_first_epoch(self, trainer, epoch):
+        original(self, trainer, epoch)  # the state of epoch 1 is on disk ...
+        if epoch == 0:
+            raise KeyboardInterrupt  # ... then the process "dies"
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, 0, runs_dir=tmp_path / "killed", progress="off")
+    run_dir = tmp_path / "killed" / reference.run_dir.name
+    assert (run_dir / "checkpoint" / "state.npz").exists()
+    assert not (run_dir / "metrics.json").exists()
+    trained_epochs = []
+
+    def recording(self, trainer, epoch):
+        trained_epochs.append(epoch)
+        original(self, trainer, epoch)
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", recording)
+    logged = []
+    resumed = run(cfg, 0, runs_dir=tmp_path / "killed", progress="off", log=logged.append)
+    assert any("resuming" in m and "after epoch 1" in m for m in logged), logged
+    assert trained_epochs == [1], "the resumed run must train only the missing second epoch"
+    assert resumed.run_dir == run_dir
+    assert exact(resumed.metrics) == exact(reference.metrics)
+    assert history_without_time(resumed.history) == history_without_time(reference.history)
+    assert len(resumed.history.epoch_time) == 2
+    ref_w, res_w = reference.model().state_dict(), resumed.model().state_dict()
+    for k in ref_w:
+        np.testing.assert_array_equal(res_w[k], ref_w[k], err_msg=k)
+
+
+# --- augmentation ---------------------------------------------------------------------------------
+
+def test_append_augmentation_doubles_the_training_set(tmp_path):
+    plain = run(tiny(), 0, runs_dir=tmp_path, progress="off")
+    aug = run(tiny(**{"train.augmentation": {"mode": "append", "rotate": 10, "shift": 0.1,
+                                             "p": 0.5}}),
+              0, runs_dir=tmp_path, progress="off")
+    assert plain.history.iterations_per_epoch == math.ceil(N_TRAIN / BATCH)  # 16
+    assert aug.history.iterations_per_epoch == math.ceil(2 * N_TRAIN / BATCH)  # 32
+    assert aug.run_dir != plain.run_dir
+    assert 0.2 < aug.test_accuracy <= 1.0
+
+
+def test_online_augmentation_runs_and_changes_the_numbers(tmp_path):
+    plain = run(tiny(), 0, runs_dir=tmp_path, progress="off")
+    online = run(tiny(**{"train.augmentation": {"mode": "online", "rotate": 10, "shift": 0.1,
+                                                "p": 1.0}}),
+                 0, runs_dir=tmp_path, progress="off")
+    assert online.history.iterations_per_epoch == plain.history.iterations_per_epoch
+    assert online.history.epochs_run == 1
+    assert math.isfinite(online.test_loss)
+    assert online.history.train_loss != plain.history.train_loss, "augmentation had no effect"
+
+
+# --- grid -----------------------------------------------------------------------------------------
+
+AXES = {"optimizer.lr": [0.05, 0.1], "model.sizes": [[784, 16, 10]]}
+
+
+def test_grid_rows_columns_and_resume(tmp_path, monkeypatch):
+    df = grid(tiny(), AXES, seeds=(0, 1), runs_dir=tmp_path, progress=False)
+    assert len(df) == 4
+    for col in ("optimizer.lr", "model.sizes", "seed", *experiments.METRICS, "run_dir", "error",
+                "cell_time_s"):
+        assert col in df.columns, col
+    assert df["error"].isna().all() and (df["error"].map(lambda e: e is None)).all(), \
+        df["error"].tolist()
+    assert sorted(zip(df["optimizer.lr"], df["seed"])) == [(0.05, 0), (0.05, 1), (0.1, 0),
+                                                           (0.1, 1)]
+    assert set(df["model.sizes"]) == {(784, 16, 10)}
+    assert df["run_dir"].nunique() == 4
+    assert df["test_accuracy"].between(0.2, 1.0).all()
+    # each row is the cached run of that cell
+    for _, r in df.iterrows():
+        res = RunResult.from_dir(r["run_dir"])
+        assert res.config.optimizer.lr == r["optimizer.lr"] and res.seed == r["seed"]
+        assert res.test_accuracy == r["test_accuracy"]
+
+    forbid_training(monkeypatch)  # a second grid must not train anything
+    again = grid(tiny(), AXES, seeds=(0, 1), runs_dir=tmp_path, progress=False)
+    assert (again["error"].map(lambda e: e is None)).all(), again["error"].tolist()
+    pd.testing.assert_frame_equal(again.drop(columns="cell_time_s"),
+                                  df.drop(columns="cell_time_s"))
+    assert (again["cell_time_s"] < 1.0).all(), again["cell_time_s"].tolist()
+
+
+def test_grid_parallel_loky_matches_sequential(tmp_path):
+    seq = grid(tiny(), AXES, seeds=(0, 1), runs_dir=tmp_path / "seq", progress=False)
+    par = grid(tiny(), AXES, seeds=(0, 1), n_jobs=2, runs_dir=tmp_path / "par", progress=False)
+    assert (par["error"].map(lambda e: e is None)).all(), par["error"].tolist()
+    cols = ["optimizer.lr", "model.sizes", "seed", "test_loss", "test_accuracy",
+            "best_valid_accuracy", "epochs_run"]
+    pd.testing.assert_frame_equal(par[cols], seq[cols])
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning",
+                            "ignore:invalid value:RuntimeWarning")
+def test_grid_records_a_failing_cell_and_finishes_the_others(tmp_path):
+    df = grid(tiny(), {"optimizer.lr": [0.1, 1e20]}, seeds=(0,), runs_dir=tmp_path,
+              progress=False)
+    ok, bad = df.iloc[0], df.iloc[1]
+    assert ok["error"] is None and 0.2 < ok["test_accuracy"] <= 1.0
+    assert bad["optimizer.lr"] == 1e20
+    assert bad["error"].startswith("TrainingDiverged: training diverged"), bad["error"]
+    assert "\n" not in bad["error"]
+    assert "TrainingDiverged" in bad["traceback"]
+    assert pd.isna(bad["run_dir"])
+    for m in experiments.METRICS:
+        assert math.isnan(bad[m]), (m, bad[m])
+
+
+@pytest.mark.parametrize("axes", [
+    {"optimizer.lrr": [0.1]},
+    {"optimizer.lr": [0.1, 0.05], "model.size": [[784, 16, 10]]},
+    {"optimizer.lr": [0.1], "bogus.lr": [1]},
+    {"optimizer.lr": [0.1, -1.0]},
+])
+def test_grid_bad_axis_fails_fast_before_training(tmp_path, monkeypatch, axes):
+    cells = []
+    monkeypatch.setattr(experiments, "_cell", lambda *a, **k: cells.append(a))
+    with pytest.raises(ConfigError):
+        grid(tiny(), axes, seeds=(0, 1), runs_dir=tmp_path / "runs", progress=False)
+    assert cells == []
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_grid_empty_axis_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="optimizer.lr"):
+        grid(tiny(), {"optimizer.lr": []}, runs_dir=tmp_path, progress=False)
+
+
+def test_summarize_mean_std_count():
+    df = pd.DataFrame({"lr": [0.1, 0.1, 0.1, 0.2, 0.2], "seed": [0, 1, 2, 0, 1],
+                       "test_accuracy": [0.9, 0.8, 0.7, 0.5, np.nan],
+                       "test_loss": [1.0, 2.0, 3.0, 4.0, 6.0]})
+    s = summarize(df, ["lr"]).set_index("lr")
+    assert list(s.columns) == ["test_accuracy_mean", "test_accuracy_std", "test_accuracy_count",
+                               "test_loss_mean", "test_loss_std", "test_loss_count"]
+    assert s.loc[0.1, "test_accuracy_mean"] == pytest.approx(0.8)
+    assert s.loc[0.1, "test_accuracy_std"] == pytest.approx(0.1)  # sample std (ddof=1)
+    assert s.loc[0.1, "test_accuracy_count"] == 3
+    assert s.loc[0.2, "test_accuracy_count"] == 1  # a failed (NaN) cell is not counted
+    assert s.loc[0.2, "test_accuracy_mean"] == pytest.approx(0.5)
+    assert s.loc[0.2, "test_loss_mean"] == pytest.approx(5.0)
+    assert s.loc[0.2, "test_loss_std"] == pytest.approx(math.sqrt(2))
+
+
+def test_summarize_real_grid(tmp_path):
+    df = grid(tiny(), {"optimizer.lr": [0.1]}, seeds=(0, 1), runs_dir=tmp_path, progress=False)
+    s = summarize(df, ["optimizer.lr"])
+    assert len(s) == 1
+    assert s["test_accuracy_count"].iloc[0] == 2
+    assert s["test_accuracy_mean"].iloc[0] == pytest.approx(df["test_accuracy"].mean())
+    assert s["test_accuracy_std"].iloc[0] == pytest.approx(df["test_accuracy"].std())
+
+
+# --- the run lock ---------------------------------------------------------------------------------
+
+def _locked_worker(cfg_dict, runs_dir, marker, barrier, out):
+    """Child process: wait for the sibling, then ask for the same run; fit is slowed down and
+    logged to ``marker`` so the parent can count how many processes really trained."""
+    import time as _time
+
+    from nnlib import experiments as ex
+    from nnlib import training
+
+    original = training.Trainer.fit
+
+    def fit(self, *args, **kwargs):
+        with open(marker, "a") as fh:
+            fh.write("fit\n")
+        _time.sleep(1.5)  # keep the lock held while the sibling arrives
+        return original(self, *args, **kwargs)
+
+    training.Trainer.fit = fit
+    barrier.wait(timeout=60)
+    t0 = _time.time()
+    result = ex.run(cfg_dict, 0, runs_dir=runs_dir, progress="off", log=lambda *a, **k: None)
+    t1 = _time.time()
+    with open(out, "w") as fh:
+        json.dump({"metrics": result.metrics, "run_dir": str(result.run_dir),
+                   "start": t0, "end": t1}, fh)
+
+
+def test_run_lock_two_processes_train_a_run_once(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    marker = tmp_path / "fits.txt"
+    cfg = tiny().to_dict()
+    procs = [ctx.Process(target=_locked_worker,
+                         args=(cfg, str(tmp_path / "runs"), str(marker), barrier,
+                               str(tmp_path / f"out{i}.json")))
+             for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    a, b = (json.loads((tmp_path / f"out{i}.json").read_text()) for i in range(2))
+    assert max(a["start"], b["start"]) < min(a["end"], b["end"]), "the calls did not overlap"
+    assert marker.read_text() == "fit\n", "both processes trained the run"
+    assert a["run_dir"] == b["run_dir"]
+    assert a["metrics"] == b["metrics"]  # incl. training_time_s: the second read the first's
+
+
+# --- dask -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_grid_dask_backend_matches_loky(tmp_path, processes):
+    distributed = pytest.importorskip("dask.distributed")
+    axes = {"optimizer.lr": [0.05, 0.1]}
+    # protocol="tcp": without it processes=False picks "inproc://", which rejects host=
+    # ("Scheduler failed to start: not enough values to unpack"), and a real cluster is tcp.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=processes,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        df = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "dask", backend="dask",
+                  scheduler=cluster.scheduler_address, progress=False)
+    assert (df["error"].map(lambda e: e is None)).all(), df.get("traceback")
+    ref = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "loky", progress=False)
+    cols = ["optimizer.lr", "seed", "test_loss", "test_accuracy", "best_valid_accuracy",
+            "epochs_run"]
+    pd.testing.assert_frame_equal(df[cols], ref[cols])
