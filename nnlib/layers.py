@@ -294,10 +294,15 @@ class LeakyReLU(Layer):
 
     def forward(self, x):
         self._mask = x > 0
-        return np.where(self._mask, x, x * x.dtype.type(self.negative_slope))
+        return np.maximum(x, x * x.dtype.type(self.negative_slope))  # slope < 1
 
     def backward(self, dout):
-        return np.where(self._mask, dout, dout * dout.dtype.type(self.negative_slope))
+        slope = dout.dtype.type(self.negative_slope)
+        scale = self._mask.astype(dout.dtype)  # 1 where x > 0, then slope elsewhere
+        scale *= 1 - slope
+        scale += slope
+        scale *= dout
+        return scale
 
     def config(self):
         return {"type": "LeakyReLU", "negative_slope": self.negative_slope}

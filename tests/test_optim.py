@@ -398,3 +398,40 @@ def test_build_optimizer():
     assert type(build_optimizer({"type": "sgd", "lr": 0.1}, model)) is SGD
     with pytest.raises(ValueError, match="rmsprop"):
         build_optimizer({"type": "rmsprop", "lr": 0.1}, model)
+
+
+def test_momentum_flushes_denormal_velocity_to_zero_but_keeps_real_values():
+    """Velocities of weights that stop receiving gradient decay into denormals (slow on x86);
+    every FLUSH_EVERY steps they are set to 0, while ordinary values stay exactly as they were."""
+    from nnlib import optim as optim_mod
+    model = nnlib.Sequential(nnlib.Linear(3, 2))
+    opt = optim_mod.Momentum(model, lr=0.1, momentum=0.9)
+    tiny = np.finfo(np.float32).tiny
+    v = opt.velocity["0.W"]
+    v[...] = np.array([[tiny / 8, -tiny / 3], [1e-3, -2.5e-2], [1e-30, 0.75]], dtype=np.float32)
+    start = v.copy()
+    for name, p, g in model.parameters():
+        g[...] = 0
+    for _ in range(optim_mod.FLUSH_EVERY):
+        opt.step()
+    decay = np.float32(0.9) ** optim_mod.FLUSH_EVERY
+    assert v[0, 0] == 0 and v[0, 1] == 0 and v[2, 0] == 0, "denormal / negligible entries kept"
+    np.testing.assert_allclose(v[1], start[1] * decay, rtol=1e-5)
+    np.testing.assert_allclose(v[2, 1], start[2, 1] * decay, rtol=1e-5)
+    assert np.count_nonzero((v != 0) & (np.abs(v) < tiny)) == 0
+
+
+def test_adam_state_has_no_denormals_after_gradients_stop():
+    model = nnlib.Sequential(nnlib.Linear(4, 3))
+    opt = nnlib.Adam(model, lr=1e-3)
+    for name, p, g in model.parameters():
+        g[...] = 1.0
+    opt.step()
+    for name, p, g in model.parameters():
+        g[...] = 0.0
+    for _ in range(1500):  # 0.9**1500 ≈ 1e-69: far below float32's smallest normal
+        opt.step()
+    tiny = np.finfo(np.float32).tiny
+    for key in ("exp_avg", "exp_avg_sq"):
+        for name, arr in getattr(opt, key).items():
+            assert np.count_nonzero((arr != 0) & (np.abs(arr) < tiny)) == 0, f"{key}[{name}]"
