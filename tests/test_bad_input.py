@@ -15,8 +15,7 @@ from nnlib.models import save as save_model
 from nnlib.training import Checkpoint
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-needs_mnist = pytest.mark.skipif(not (DATA_DIR / "mnist.npz").is_file(),
-                                 reason="MNIST cache data/mnist.npz not present (nnlib fetch-data)")
+needs_mnist = pytest.mark.usefixtures("mnist_cache")
 
 TINY = {"model": {"type": "mlp", "sizes": [784, 16, 10]},
         "optimizer": {"type": "sgd", "lr": 0.1},
@@ -167,10 +166,8 @@ def test_missing_model_file(tmp_path, capsys):
 # --- corrupted MNIST ---------------------------------------------------------------------------
 
 @pytest.fixture
-def corrupt_data_dir(tmp_path, monkeypatch) -> Path:
+def corrupt_data_dir(tmp_path, monkeypatch, mnist_cache) -> Path:
     """A data dir holding only a copy of mnist.npz with one byte flipped; no other source works."""
-    if not (DATA_DIR / "mnist.npz").is_file():
-        pytest.skip("MNIST cache data/mnist.npz not present")
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     raw = bytearray((DATA_DIR / "mnist.npz").read_bytes())

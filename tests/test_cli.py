@@ -12,8 +12,7 @@ from nnlib import __version__
 from nnlib.cli import main
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-needs_mnist = pytest.mark.skipif(not (DATA_DIR / "mnist.npz").is_file(),
-                                 reason="MNIST cache data/mnist.npz not present (nnlib fetch-data)")
+needs_mnist = pytest.mark.usefixtures("mnist_cache")
 
 TINY = {"model": {"type": "mlp", "sizes": [784, 16, 10]},
         "optimizer": {"type": "sgd", "lr": 0.1},
@@ -194,12 +193,8 @@ def test_search_bad_axis_is_a_config_error(tmp_path, capsys):
     assert "axes.optimizer.lr" in capsys.readouterr().err
 
 
-def test_search_scheduler_without_dask(tmp_path, capsys):
-    try:
-        import dask.distributed  # noqa: F401
-        pytest.skip("dask.distributed is installed")
-    except ImportError:
-        pass
+def test_search_scheduler_without_dask(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the extra is missing
     spec = _search_spec(tmp_path, [0.1])
     assert main(["search", str(spec), "--scheduler", "tcp://127.0.0.1:8786"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
