@@ -293,7 +293,7 @@ def cmd_search(args) -> int:
 def cmd_report(args) -> int:
     from .report import build_report
     return int(build_report(quick=args.quick, only=args.only, force=args.force,
-                            jobs=args.jobs, out_dir=args.out) or 0)
+                            jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout) or 0)
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -362,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="notebooks executed in parallel")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: reports/, or reports/quick/ with --quick)")
+    p.add_argument("--cell-timeout", type=_positive_int, metavar="S",
+                   help="seconds a notebook cell may run (default 3600; 300 with --quick)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -469,6 +469,10 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
     return rec
 
 
+#: Seconds one notebook cell may run before the notebook is stopped and marked failed.
+CELL_TIMEOUT = {"full": 3600, "quick": 300}
+
+
 def build_report(quick: bool = False, only=None, force: bool = False, jobs: int = 1,
                  notebooks_dir=None, out_dir=None, cell_timeout=None, log=print, *,
                  fetch_data: bool = True, parameters: dict | None = None) -> int:
@@ -477,7 +481,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     ``quick`` runs the smoke-test variant (``QUICK=True``) into ``reports/quick/``. ``only``:
     notebook numbers to (re)run; the index still lists the others' previous results. ``force``
     re-executes notebooks whose previous run is still valid (see the module docstring).
-    ``jobs`` notebooks run in parallel. ``cell_timeout`` (seconds) bounds each cell.
+    ``jobs`` notebooks run in parallel. ``cell_timeout`` (seconds) bounds each cell (default
+    ``CELL_TIMEOUT[mode]``: generous for full runs, tight for smoke runs).
     ``fetch_data`` downloads/verifies MNIST first. ``parameters`` are passed in addition to
     ``QUICK``; each must be declared in the notebook's ``parameters`` cell.
     """
@@ -487,6 +492,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     root = project_root()
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()
     mode = "quick" if quick else "full"
+    cell_timeout = CELL_TIMEOUT[mode] if cell_timeout is None else cell_timeout
     out = Path(out_dir) if out_dir else root / "reports" / ("quick" if quick else "")
     out = out.resolve()
     all_nbs = list_notebooks(nb_dir)

@@ -212,7 +212,7 @@ def test_report_command(monkeypatch, capsys):
     monkeypatch.setattr(report, "build_report", fake_build_report)
     assert main(["report", "--quick", "--only", "03", "06", "--force", "--jobs", "2"]) == 3
     assert calls == [{"quick": True, "only": ["03", "06"], "force": True, "jobs": 2,
-                      "out_dir": None}]
-    assert main(["report", "--out", "somewhere"]) == 3
+                      "out_dir": None, "cell_timeout": None}]
+    assert main(["report", "--out", "somewhere", "--cell-timeout", "60"]) == 3
     assert calls[-1] == {"quick": False, "only": None, "force": False, "jobs": 1,
-                         "out_dir": "somewhere"}
+                         "out_dir": "somewhere", "cell_timeout": 60}

@@ -223,3 +223,26 @@ def test_parameter_check(tmp_path):
     assert "does not declare QUICK" in report._check_parameters(nb("FAST = 1"), {"QUICK": True})
     assert "defaults to str" in report._check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
     assert "no cell tagged" in report._check_parameters(nb("QUICK = False", ()), {"QUICK": True})
+
+
+@pytest.mark.slow
+def test_cell_timeout_stops_a_hanging_notebook(tmp_path):
+    import time
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("QUICK = False", metadata={"tags": ["parameters"]}),
+        new_code_cell("import time\ntime.sleep(600)")], metadata=meta), nb_dir / "01_hangs.ipynb")
+    t0 = time.monotonic()
+    rc = build_report(quick=True, notebooks_dir=nb_dir, out_dir=tmp_path / "out",
+                      fetch_data=False, cell_timeout=3, log=lambda *a: None)
+    assert time.monotonic() - t0 < 120
+    row = json.loads((tmp_path / "out" / "index.json").read_text())["notebooks"][0]
+    assert rc == 1 and row["status"] == "error"
+    assert "timed out" in (row.get("error") or "").lower() or "timeout" in (row.get("error") or "").lower()
+    assert (tmp_path / "out" / "01_hangs.html").exists()
