@@ -152,32 +152,33 @@ class Conv2D(Layer):
             x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         self._xshape = (n, c, h, w)
         self._xpad_shape = x.shape
-        # im2col in (N, C·kh·kw, Ho·Wo) layout: the copy's inner loop runs along Wo (contiguous
-        # in x) and the batched matmul writes NCHW output directly, with no transpose after it.
+        # im2col as one (C·kh·kw, N·Ho·Wo) matrix: forward and both backward products are then
+        # single large matmuls (BLAS reads the transposes in place), and the copy's inner loop
+        # runs along Wo, contiguous in x.
         win = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
-        cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+        cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
         self._cols = cols
-        out = np.matmul(self.params["W"].reshape(self.out_channels, -1), cols)
+        out = self.params["W"].reshape(self.out_channels, -1) @ cols  # (C_out, N·Ho·Wo)
         out += self.params["b"][:, None]
-        return out.reshape(n, self.out_channels, ho, wo)
+        return np.ascontiguousarray(
+            out.reshape(self.out_channels, n, ho, wo).transpose(1, 0, 2, 3))
 
     def backward(self, dout):
         n, c, h, w = self._xshape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         ho, wo = dout.shape[2], dout.shape[3]
-        d = dout.reshape(n, self.out_channels, ho * wo)
-        self.grads["W"][...] = np.tensordot(d, self._cols, axes=([0, 2], [0, 2])).reshape(
-            self.grads["W"].shape)
-        np.sum(d, axis=(0, 2), out=self.grads["b"])
+        d = dout.transpose(1, 0, 2, 3).reshape(self.out_channels, n * ho * wo)
+        np.matmul(d, self._cols.T, out=self.grads["W"].reshape(self.out_channels, -1))
+        np.sum(d, axis=1, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        dcols = np.matmul(self.params["W"].reshape(self.out_channels, -1).T, d)
-        dcols = dcols.reshape(n, c, kh, kw, ho, wo)
+        dcols = self.params["W"].reshape(self.out_channels, -1).T @ d
+        dcols = dcols.reshape(c, kh, kw, n, ho, wo)
         dx = np.zeros(self._xpad_shape, dtype=dout.dtype)
         # col2im: one strided add per kernel offset (never np.add.at)
         for i in range(kh):
             for j in range(kw):
-                dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, :, i, j]
+                dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, i, j].transpose(1, 0, 2, 3)
         if ph or pw:
             dx = dx[:, :, ph:ph + h, pw:pw + w]
         return dx
