@@ -67,11 +67,15 @@ def mlp_improved() -> Config:
 
 def cnn_improved() -> Config:
     """Going further (CNN): LeNet-like with more filters [1, 16, 32] (5×5), ReLU, He init,
-    Nesterov momentum with cosine decay, 10 epochs."""
+    Dropout 0.25 before each Linear layer, Nesterov momentum with cosine decay, 10 epochs.
+
+    (Dropout was chosen over batch 32 / no dropout by validation accuracy, seed 0:
+    0.9928 vs 0.9916 / 0.9908.)"""
     return load_config({
         "model": {"type": "cnn", "channels": [1, 16, 32], "kernels": [5, 5], "padding": 0,
                   "linear_sizes": [512, 128, 10], "activation": "relu", "init": "he",
-                  "weight_decay": [5e-4, 5e-4], "linear_weight_decay": [5e-4, 5e-4]},
+                  "weight_decay": [5e-4, 5e-4], "linear_weight_decay": [5e-4, 5e-4],
+                  "dropout": 0.25},
         "optimizer": {"type": "momentum", "lr": 0.05, "momentum": 0.9, "nesterov": True},
         "schedule": {"type": "cosine", "T_max": 10, "eta_min": 0.0},
         "train": {"batch_size": 64, "epochs": 10}})

@@ -25,6 +25,13 @@ from .schedules import ConstantLR
 STATE_FORMAT = "nnlib-training-state/1"
 
 
+def _json_scalar(value):
+    """JSON fallback for NumPy scalars (RNG states hold NumPy ints; never truncate floats)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -343,7 +350,7 @@ class Trainer:
             "dropout_rngs": dropout_rngs, "history": self.history.to_dict(),
             "callbacks": cb_states, "seed": self.seed,
         }
-        arrays["__header__"] = np.array(json.dumps(header, default=int))
+        arrays["__header__"] = np.array(json.dumps(header, default=_json_scalar))
         write_npz(path, arrays)
 
     def load_state(self, path) -> None:
