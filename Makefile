@@ -6,8 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test report quick-report lab fetch-data bench clean-venv
 
+# A failed `venv` (e.g. Debian without python3-venv) must not leave a half-made .venv behind.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "nnlib needs Python >= 3.10 (found: $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "could not create $(VENV): on Debian/Ubuntu install python3-venv"; exit 1; }
 
 # Re-install when the package metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python

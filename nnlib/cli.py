@@ -135,7 +135,9 @@ def _train_config(args):
                          f"of the run in {run_dir}")
     config = with_overrides(saved, overrides)
     if args.config is not None:
-        given = with_overrides(load_config(args.config), overrides)
+        # the run's seed is part of its identity: a CONFIG without --seed means "that run's seed"
+        given = with_overrides(load_config(args.config), {"train.seed": saved.train.seed,
+                                                          **overrides})
         if given.to_dict() != config.to_dict():
             raise UsageError(f"train: {args.config} differs from the config of the run in "
                              f"{run_dir}; leave CONFIG out to resume with the saved one")

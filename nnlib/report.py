@@ -241,11 +241,14 @@ def _sha256_file(path: Path) -> str:
 def _skip_key(path: Path, parameters: dict, root: Path) -> str:
     import numpy
 
-    from .experiments import source_hash
     h = hashlib.sha256()
     h.update(_sha256_file(path).encode())
     h.update(json.dumps(parameters, sort_keys=True).encode())
-    h.update(source_hash().encode())
+    # all of nnlib, presentation modules included: a page shows their output (unlike the run
+    # cache, which deliberately ignores them)
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
     h.update(f"{sys.version}|{numpy.__version__}".encode())
     configs = root / "configs"
     if configs.is_dir():

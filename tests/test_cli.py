@@ -216,3 +216,18 @@ def test_report_command(monkeypatch, capsys):
     assert main(["report", "--out", "somewhere", "--cell-timeout", "60"]) == 3
     assert calls[-1] == {"quick": False, "only": None, "force": False, "jobs": 1,
                          "out_dir": "somewhere", "cell_timeout": 60}
+
+
+@needs_mnist
+def test_resume_with_config_and_a_non_default_seed(tmp_path, capsys):
+    """The README's sequence: train CONFIG --seed 1 --out DIR, later train CONFIG --resume DIR."""
+    cfg = write_config(tmp_path / "tiny.json")
+    run = tmp_path / "run-s1"
+    assert main(["train", str(cfg), "--seed", "1", "--out", str(run)]) == 0
+    first = metrics_line(capsys.readouterr().out)
+    assert main(["train", str(cfg), "--resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "already finished" in out
+    assert metrics_line(out.strip().splitlines()[-1] + "\n")["test_accuracy"] == first["test_accuracy"]
+    assert main(["train", str(cfg), "--resume", str(run), "--seed", "2"]) == 2
+    assert "differs from the seed 1" in capsys.readouterr().err
