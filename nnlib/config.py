@@ -593,7 +593,7 @@ def _parse_train(raw, path) -> TrainConfig:
         out["augmentation"] = AugmentationConfig(
             mode=_choice(a.get("mode", "append"), a.where("mode"), AUG_MODES),
             rotate=_float(a.get("rotate", 10.0), a.where("rotate"), lo=0, hi=180),
-            shift=_float(a.get("shift", 0.1), a.where("shift"), lo=0, hi=0.5),
+            shift=_float(a.get("shift", 0.1), a.where("shift"), lo=0, hi=0.5, hi_open=True),
             p=_float(a.get("p", 0.5), a.where("p"), lo=0, hi=1))
     return TrainConfig(**out)
 
@@ -682,8 +682,8 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
 
 def save_config(config: Config, path: str | os.PathLike) -> None:
     """Write ``config.to_dict()`` as indented JSON (e.g. a run's ``params.json``)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from .io import write_json
+    write_json(path, config.to_dict())
 
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib.io import write_npz
+from nnlib.paths import default_data_dir
 
 __all__ = [
     "MNIST_SHA256", "DataError", "DataSpec", "batches", "load_mnist", "load_splits", "read_idx",
@@ -278,7 +279,7 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- load_mnist
-def load_mnist(data_dir: str | os.PathLike = "data", *, mirrors=None, use_registry: bool = True,
+def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None, use_registry: bool = True,
                checksums: dict[str, str] | None = MNIST_SHA256,
                log: Callable[[str], object] = print):
     """Load MNIST as uint8 ``(x_train, y_train, x_test, y_test)``.
@@ -291,7 +292,7 @@ def load_mnist(data_dir: str | os.PathLike = "data", *, mirrors=None, use_regist
     the digest check, for tests) is rejected and the next one tried. The first good non-cache
     source is written atomically to the cache. Raises DataError if no source works.
     """
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     cache = data_dir / CACHE_NAME
 
     def attempt(label: str, fetch: Callable[[], dict[str, np.ndarray]]):
@@ -436,7 +437,7 @@ def subset(x: np.ndarray, y: np.ndarray, n: int, seed=0):
     return x[idx], y[idx]
 
 
-def load_splits(spec: DataSpec = DataSpec(), data_dir: str | os.PathLike = "data") -> dict:
+def load_splits(spec: DataSpec = DataSpec(), data_dir: str | os.PathLike | None = None) -> dict:
     """{"train", "valid", "test"} -> (x float32 (N, 1, 28, 28) in [0, 1], y int64 (N,)).
 
     Cached in-process per (spec, resolved data_dir); the arrays are read-only so callers cannot
@@ -444,7 +445,8 @@ def load_splits(spec: DataSpec = DataSpec(), data_dir: str | os.PathLike = "data
     """
     if not isinstance(spec, DataSpec):
         raise TypeError(f"spec: expected a DataSpec, got {type(spec).__name__}")
-    return dict(_load_splits_cached(spec, Path(data_dir).resolve()))
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    return dict(_load_splits_cached(spec, data_dir.resolve()))
 
 
 @functools.lru_cache(maxsize=4)

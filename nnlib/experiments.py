@@ -33,26 +33,7 @@ from .training import Checkpoint, EarlyStopping, History, Trainer
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
 
 
-# --- locations ---------------------------------------------------------------------------------
-
-def project_root() -> Path:
-    """``$NNLIB_HOME``, else the source checkout nnlib runs from, else the current folder."""
-    env = os.environ.get("NNLIB_HOME")
-    if env:
-        return Path(env).resolve()
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").exists() and (checkout / "nnlib").is_dir():
-        return checkout
-    return Path.cwd()
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("NNLIB_RUNS", project_root() / "runs"))
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))
-
+from .paths import default_data_dir, default_runs_dir, project_root  # noqa: F401 (re-exported)
 
 # Modules that only present results: editing them cannot change a run's numbers, so they stay
 # out of the cache key (re-rendering the report after a plotting fix must not retrain).
@@ -116,7 +97,7 @@ class RunResult:
         return {"seed": self.seed, **{k: self.metrics[k] for k in METRICS}}
 
     @classmethod
-    def from_dir(cls, run_dir) -> "RunResult":
+    def from_dir(cls, run_dir) -> RunResult:
         run_dir = Path(run_dir)
         meta = json.loads((run_dir / "metrics.json").read_text())
         config = load_config(json.loads((run_dir / "config.json").read_text()))

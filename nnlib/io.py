@@ -10,6 +10,22 @@ from pathlib import Path
 import numpy as np
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask() is process-wide, and flipping it later races with threads
+# (the report writes pages from worker threads while kernels start).
+_UMASK = _current_umask()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
@@ -26,9 +42,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     try:
         yield tmp_path
         if tmp_path.exists():  # mkstemp creates 0600; give the file the usual umask permissions
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)
+            os.chmod(tmp_path, 0o666 & ~_UMASK)
+            _fsync(tmp_path)  # the data is on disk before the name points at it
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

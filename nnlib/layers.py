@@ -44,7 +44,8 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    __call__ = forward
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
 
     def clear_cache(self) -> None:
         """Drop the arrays cached for backward (called after inference)."""

@@ -2,7 +2,7 @@
 
 A run's whole state (weights, optimizer buffers, schedule, every random generator, epoch, history,
 callback state) is saved at each epoch end to one ``state.npz`` (arrays + a JSON header, no
-pickle), written atomically. ``Trainer.resume(path)`` restores it so that a killed run finishes
+pickle), written atomically. ``Trainer.load_state(path)`` restores it so that a killed run finishes
 with exactly the numbers an uninterrupted run would have produced.
 """
 from __future__ import annotations
@@ -128,6 +128,7 @@ class EarlyStopping(Callback):
         self.min_delta, self.monitor = float(min_delta), monitor
         self.best: float | None = None
         self.wait = 0
+        self.best_weights: dict | None = None  # by ``monitor``; restored when training ends
 
     def on_epoch_end(self, trainer, epoch):
         h = trainer.history
@@ -135,6 +136,8 @@ class EarlyStopping(Callback):
         sign = 1 if self.monitor == "valid_acc" else -1
         if self.best is None or sign * (value - self.best) > self.min_delta:
             self.best, self.wait = value, 0
+            if self.restore_best:
+                self.best_weights = trainer.model.state_dict()
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -142,10 +145,11 @@ class EarlyStopping(Callback):
                 h.stopped_early = True
 
     def state_dict(self):
-        return {"best": self.best, "wait": self.wait}, {}
+        return {"best": self.best, "wait": self.wait}, dict(self.best_weights or {})
 
     def load_state_dict(self, state, arrays):
         self.best, self.wait = state["best"], state["wait"]
+        self.best_weights = dict(arrays) or None
 
 
 class Checkpoint(Callback):
@@ -241,6 +245,8 @@ class Trainer:
         if len(x) != len(y) or len(xv) != len(yv):
             raise ValueError(f"inputs and labels differ in length: train {len(x)}/{len(y)}, "
                              f"valid {len(xv)}/{len(yv)}")
+        if len(x) == 0 or len(xv) == 0:
+            raise ValueError(f"empty data: {len(x)} training and {len(xv)} validation samples")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         n = len(x)
@@ -324,9 +330,9 @@ class Trainer:
                 cb.on_epoch_end(self, epoch)
             if self.stop_training:
                 break
-        if self.best_state is not None and any(
-                isinstance(cb, EarlyStopping) and cb.restore_best for cb in self.callbacks):
-            self.model.load_state_dict(self.best_state)
+        for cb in self.callbacks:  # the best weights by the early-stopping criterion itself
+            if isinstance(cb, EarlyStopping) and cb.restore_best and cb.best_weights is not None:
+                self.model.load_state_dict(cb.best_weights)
         return h
 
     # --- state ---

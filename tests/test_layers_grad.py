@@ -501,3 +501,9 @@ def test_cross_entropy_gradient_has_no_denormals_for_confident_predictions():
     assert np.count_nonzero((d != 0) & (np.abs(d) < tiny)) == 0
     assert 0 <= value < 1e-6  # the loss itself is still (essentially) exact
     assert np.all(np.abs(d) < 1e-6)
+
+
+@pytest.mark.parametrize("layer", [Linear(3, 2), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), Flatten()])
+def test_layers_are_callable_like_forward(layer):
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), layer.forward(x))

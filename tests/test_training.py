@@ -217,7 +217,8 @@ def test_augmented_batch_is_what_the_model_trains_on():
 def drive(cb, accs=None, losses=None):
     """Feed ``cb`` one epoch at a time; return the stop flag after each epoch."""
     n = len(accs if accs is not None else losses)
-    trainer = SimpleNamespace(history=History(), stop_training=False)
+    trainer = SimpleNamespace(history=History(), stop_training=False,
+                              model=SimpleNamespace(state_dict=lambda: {}))
     flags = []
     for e in range(n):
         trainer.history.epoch_valid_acc.append(accs[e] if accs is not None else 0.0)
@@ -523,3 +524,49 @@ def test_fit_rejects_bad_arguments(train, valid, batch_size, match):
 def test_trainer_rejects_bad_eval_every(eval_every):
     with pytest.raises(ValueError, match="eval_every"):
         make_run("mlp", eval_every=eval_every)
+
+
+def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
+    """monitor="valid_loss" must restore the epoch with the lowest validation loss, which need
+    not be the epoch with the best validation accuracy."""
+    from nnlib.training import EarlyStopping
+
+    class FakeModel:
+        def __init__(self):
+            self.w = np.zeros(1)
+
+        def state_dict(self):
+            return {"w": self.w.copy()}
+
+    class FakeTrainer:
+        def __init__(self):
+            self.model = FakeModel()
+            self.history = nnlib.training.History()
+            self.stop_training = False
+
+    es = EarlyStopping(patience=5, monitor="valid_loss")
+    t = FakeTrainer()
+    for epoch, (loss, acc) in enumerate([(0.5, 0.90), (0.3, 0.91), (0.35, 0.95), (0.4, 0.93)]):
+        t.model.w[:] = epoch
+        t.history.epoch_valid_loss.append(loss)
+        t.history.epoch_valid_acc.append(acc)
+        es.on_epoch_end(t, epoch)
+    assert es.best == 0.3 and es.wait == 2
+    assert es.best_weights["w"][0] == 1  # epoch 1: lowest loss (accuracy peaked at epoch 2)
+    state, arrays = es.state_dict()
+    again = EarlyStopping(patience=5, monitor="valid_loss")
+    again.load_state_dict(state, arrays)
+    assert again.best_weights["w"][0] == 1 and again.wait == 2
+
+
+def test_fit_rejects_empty_data():
+    import nnlib.models
+    from nnlib.optim import SGD
+    from nnlib.training import Trainer
+    model = nnlib.models.mlp([4, 3, 2])
+    trainer = Trainer(model, SGD(model, 0.1), progress="off")
+    x, y = np.zeros((5, 4), np.float32), np.zeros(5, np.int64)
+    with pytest.raises(ValueError, match="empty data"):
+        trainer.fit((x[:0], y[:0]), (x, y), epochs=1)
+    with pytest.raises(ValueError, match="empty data"):
+        trainer.fit((x, y), (x[:0], y[:0]), epochs=1)

@@ -1,0 +1,26 @@
+"""Where nnlib keeps things: the project root, the MNIST cache and the run cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """``$NNLIB_HOME``, else the source checkout nnlib runs from, else the current folder."""
+    env = os.environ.get("NNLIB_HOME")
+    if env:
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "nnlib").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def default_runs_dir() -> Path:
+    """``$NNLIB_RUNS``, else ``<project root>/runs``."""
+    return Path(os.environ.get("NNLIB_RUNS", project_root() / "runs"))
+
+
+def default_data_dir() -> Path:
+    """``$NNLIB_DATA``, else ``<project root>/data``."""
+    return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))
