@@ -46,14 +46,6 @@ def load_data(use_synthetic: bool):
     return synthetic(50_000, rng), synthetic(10_000, rng), "synthetic"
 
 
-def blas_threads() -> int | None:
-    try:
-        from threadpoolctl import threadpool_info
-        return max((i.get("num_threads", 0) for i in threadpool_info()), default=None)
-    except ImportError:
-        return None
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=("mlp", "cnn"), required=True)
@@ -61,6 +53,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--synthetic", action="store_true")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS threads (the Trainer's default, 1, keeps results independent of it)")
     args = ap.parse_args()
 
     cfg = recipes.final_mlp() if args.model == "mlp" else recipes.seed_cnn()
@@ -69,7 +63,8 @@ def main() -> None:
     for r in range(args.repeats):
         model = build_model(cfg.model, rng=np.random.default_rng(r))
         opt = build_optimizer(cfg.optimizer, model)
-        trainer = Trainer(model, opt, build_schedule(cfg.schedule, opt), seed=r, progress="off")
+        trainer = Trainer(model, opt, build_schedule(cfg.schedule, opt), seed=r, progress="off",
+                          threads=args.threads)
         t0 = time.perf_counter()
         history = trainer.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size)
         times.append(time.perf_counter() - t0)
@@ -78,7 +73,7 @@ def main() -> None:
         "model": args.model, "epochs": args.epochs, "seconds": round(seconds, 3),
         "seconds_per_epoch": round(seconds / args.epochs, 3),
         "samples_per_s": round(len(train[0]) * args.epochs / seconds, 1),
-        "dtype": str(model.dtype), "threads": blas_threads(), "batch_size": args.batch_size,
+        "dtype": str(model.dtype), "threads": args.threads, "batch_size": args.batch_size,
         "repeats": args.repeats, "all_seconds": [round(t, 3) for t in times], "data": source,
         "valid_accuracy": round(history.epoch_valid_acc[-1], 4),
         "machine": f"{platform.machine()} {os.cpu_count()} cores",

@@ -7,6 +7,7 @@ with exactly the numbers an uninterrupted run would have produced.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -203,11 +204,16 @@ class Trainer:
     ``eval_every`` (iterations) adds validation evaluations inside the epoch on the first
     ``eval_samples`` validation images, so that evaluating never dominates training time; the full
     validation set is evaluated at each epoch end.
+
+    ``threads``: BLAS threads used while training and evaluating (default 1). The BLAS library's
+    summation order depends on its thread count, so a fixed count is what makes a seed give the
+    same numbers wherever the run executes (a CLI run, a notebook, a grid worker). ``None``
+    leaves the library's own setting.
     """
 
     def __init__(self, model, optimizer, schedule=None, loss=None, callbacks=(), seed: int = 0,
                  augment=None, eval_every: int | None = None, eval_samples: int = 2000,
-                 eval_batch_size: int = 2000, progress="auto"):
+                 eval_batch_size: int = 2000, progress="auto", threads: int | None = 1):
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule if schedule is not None else ConstantLR(optimizer)
@@ -219,6 +225,9 @@ class Trainer:
         self.eval_every, self.eval_samples = eval_every, int(eval_samples)
         self.eval_batch_size = int(eval_batch_size)
         self.progress = progress
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be None or an int >= 1, got {threads!r}")
+        self.threads = threads
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.augment_rng = np.random.default_rng([seed, 1])
@@ -227,9 +236,16 @@ class Trainer:
         self.stop_training = False
 
     # --- evaluation ---
+    def _blas_threads(self):
+        if self.threads is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(limits=self.threads, user_api="blas")
+
     def evaluate(self, x, y, batch_size: int | None = None) -> tuple[float, float]:
         """Mean loss and accuracy of the model on ``(x, y)`` in eval mode."""
-        logits = self.model.predict(x, batch_size or self.eval_batch_size)
+        with self._blas_threads():
+            logits = self.model.predict(x, batch_size or self.eval_batch_size)
         loss = CrossEntropyLoss()(logits, y)
         return loss, float(np.mean(logits.argmax(axis=1) == y))
 
@@ -240,6 +256,10 @@ class Trainer:
         train, valid: ``(x, y)`` with x (N, ...) float and y (N,) int. Returns the history;
         raises ``TrainingDiverged`` on a NaN/inf loss.
         """
+        with self._blas_threads():
+            return self._fit(train, valid, epochs, batch_size)
+
+    def _fit(self, train, valid, epochs: int, batch_size: int) -> History:
         x, y = train
         xv, yv = valid
         if len(x) != len(y) or len(xv) != len(yv):

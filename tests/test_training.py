@@ -570,3 +570,25 @@ def test_fit_rejects_empty_data():
         trainer.fit((x[:0], y[:0]), (x, y), epochs=1)
     with pytest.raises(ValueError, match="empty data"):
         trainer.fit((x, y), (x[:0], y[:0]), epochs=1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_runs_with_the_requested_blas_thread_count(threads):
+    """Results depend on the BLAS library's thread count (its summation order), so the Trainer
+    pins it for the whole fit, wherever it is called from."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    class Probe(nnlib.training.Callback):
+        def on_epoch_end(self, trainer, epoch):
+            seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 8), dtype=np.float32), rng.integers(0, 2, 64)
+    model = mlp([8, 4, 2])
+    Trainer(model, SGD(model, 0.1), callbacks=[Probe()], progress="off",
+            threads=threads).fit((x, y), (x, y), epochs=1)
+    assert seen and set(seen) == {threads}
+    with pytest.raises(ValueError, match="threads"):
+        Trainer(model, SGD(model, 0.1), threads=0)
