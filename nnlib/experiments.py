@@ -26,7 +26,7 @@ from .io import write_json
 from .models import build_model
 from .models import load as load_model
 from .models import save as save_model
-from .optim import build_optimizer
+from .optim import build_optimizer, update_threads
 from .schedules import build_schedule
 from .training import Checkpoint, EarlyStopping, History, Trainer
 
@@ -228,7 +228,7 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads), update_threads(2 if threads >= 2 else 1):
             cfg = with_overrides(load_config(base), overrides)
             result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
                          log=lambda *a, **k: None)

@@ -435,3 +435,39 @@ def test_adam_state_has_no_denormals_after_gradients_stop():
     for key in ("exp_avg", "exp_avg_sq"):
         for name, arr in getattr(opt, key).items():
             assert np.count_nonzero((arr != 0) & (np.abs(arr) < tiny)) == 0, f"{key}[{name}]"
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: nnlib.SGD(m, 0.1, weight_decay=1e-3),
+    lambda m: nnlib.Momentum(m, 0.1, weight_decay=1e-3),
+    lambda m: nnlib.Momentum(m, 0.1, nesterov=True),
+    lambda m: nnlib.Adam(m, 1e-3, weight_decay=1e-2),
+], ids=["sgd", "momentum", "nesterov", "adam"])
+def test_two_thread_update_of_large_parameters_is_bit_identical(make):
+    """Large parameters are updated in two halves on two threads; the result must be exactly
+    the one-thread result (the update is elementwise)."""
+    from nnlib import optim as optim_mod
+    results = []
+    for threads in (1, 2):
+        optim_mod.set_update_threads(threads)
+        try:
+            rng = np.random.default_rng(0)
+            model = nnlib.Sequential(nnlib.Linear(600, 500))  # 300,000 weights: split path
+            model[0].params["W"][...] = rng.standard_normal((600, 500))
+            opt = make(model)
+            for _ in range(5):
+                for _, p, g in model.parameters():
+                    g[...] = rng.standard_normal(g.shape)
+                opt.step()
+            results.append(model.state_dict())
+        finally:
+            optim_mod.set_update_threads(2)
+    assert model[0].params["W"].size >= optim_mod.PARALLEL_MIN_SIZE
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+
+
+def test_update_threads_argument_checked():
+    from nnlib import optim as optim_mod
+    with pytest.raises(ValueError, match="update threads"):
+        optim_mod.set_update_threads(3)
