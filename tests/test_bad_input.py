@@ -8,19 +8,15 @@ import numpy as np
 import pytest
 
 import nnlib.data
+from cli_support import DATA_DIR, TINY, needs_mnist
+
 from nnlib.cli import main
 from nnlib.data import DataError
 from nnlib.models import mlp
 from nnlib.models import save as save_model
 from nnlib.training import Checkpoint
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-needs_mnist = pytest.mark.usefixtures("mnist_cache")
 
-TINY = {"model": {"type": "mlp", "sizes": [784, 16, 10]},
-        "optimizer": {"type": "sgd", "lr": 0.1},
-        "train": {"epochs": 1, "batch_size": 32},
-        "data": {"n_train": 500, "n_valid": 200}}
 SEED_STYLE = {"model": {"size_list": [784, 16, 10], "act_func": "LeakyReLU"},
               "optimizer": {"type": "Momentum", "init_lr": 0.1},
               "lr_scheduler": {"type": "stepLR", "step_size": 2, "gamma": 0.1},

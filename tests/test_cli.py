@@ -8,16 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cli_support import DATA_DIR, TINY, needs_mnist
+
 from nnlib import __version__
 from nnlib.cli import main
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-needs_mnist = pytest.mark.usefixtures("mnist_cache")
-
-TINY = {"model": {"type": "mlp", "sizes": [784, 16, 10]},
-        "optimizer": {"type": "sgd", "lr": 0.1},
-        "train": {"epochs": 1, "batch_size": 32},
-        "data": {"n_train": 500, "n_valid": 200}}
 METRICS_LINE = re.compile(
     r"^test_loss=(?P<test_loss>[\d.]+) test_accuracy=(?P<test_accuracy>[\d.]+) "
     r"training_time_s=(?P<training_time_s>[\d.]+) best_valid_accuracy=(?P<best_valid_accuracy>[\d.]+) "
