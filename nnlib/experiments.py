@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import parallel
 from .augment import Augmentation, append_augmented
 from .config import Config, ConfigError, load_config, with_overrides
 from .data import DataSpec, load_splits
@@ -26,7 +27,7 @@ from .io import write_json
 from .models import build_model
 from .models import load as load_model
 from .models import save as save_model
-from .optim import build_optimizer, update_threads
+from .optim import build_optimizer
 from .schedules import build_schedule
 from .training import Checkpoint, EarlyStopping, History, Trainer
 
@@ -228,7 +229,7 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
-        with threadpool_limits(limits=threads), update_threads(2 if threads >= 2 else 1):
+        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
             cfg = with_overrides(load_config(base), overrides)
             result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
                          log=lambda *a, **k: None)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import parallel
+
 
 def _pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -88,17 +90,18 @@ class Linear(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear expects input (N, {self.in_features}), got {x.shape}")
         self._x = x
-        out = x @ self.params["W"]
+        # Large products run as two halves on two cores (nnlib.parallel; same numbers either way).
+        out = parallel.matmul(x, self.params["W"], split=1)
         out += self.params["b"]
         return out
 
     def backward(self, dout):
         x = self._x
-        np.matmul(x.T, dout, out=self.grads["W"])
+        parallel.matmul(x.T, dout, out=self.grads["W"], split=0)
         np.sum(dout, axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        return dout @ self.params["W"].T
+        return parallel.matmul(dout, self.params["W"].T, split=1)
 
     def config(self):
         return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features}

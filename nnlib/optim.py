@@ -10,50 +10,16 @@ State (velocities, moments) is keyed by the qualified parameter name (``"1.W"``)
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
+from functools import partial
 
 import numpy as np
+
+from . import parallel
 
 
 FLUSH_EVERY = 64
 FLUSH_THRESHOLD = 1e-20
-
-#: Parameters with at least this many entries are updated in two halves on two threads.
-PARALLEL_MIN_SIZE = 1 << 17
-_UPDATE_THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
-_POOL = None
-
-
-def set_update_threads(n: int) -> None:
-    """Threads used for the elementwise parameter update: 1 or 2 (default 2 on multi-core
-    machines). Grid workers that already fill every core set 1."""
-    global _UPDATE_THREADS
-    if n not in (1, 2):
-        raise ValueError(f"update threads must be 1 or 2, got {n!r}")
-    _UPDATE_THREADS = n
-
-
-@contextlib.contextmanager
-def update_threads(n: int):
-    """``set_update_threads(n)`` for the duration of a ``with`` block."""
-    old = _UPDATE_THREADS
-    set_update_threads(n)
-    try:
-        yield
-    finally:
-        set_update_threads(old)
-
-
-def _update_pool():
-    global _POOL
-    if _UPDATE_THREADS < 2:
-        return None
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlib-update")
-    return _POOL
 
 
 def _check_lr(lr, allow_zero: bool = False) -> float:
@@ -98,16 +64,14 @@ class Optimizer:
         """One update of every parameter from its current gradient.
 
         The update is elementwise, so a large parameter is updated in two halves on two cores
-        (NumPy releases the GIL); the numbers are identical to a one-thread update.
+        (``nnlib.parallel``); the numbers are identical to a one-thread update.
         """
         self.steps += 1
-        pool = _update_pool()
         for name, p, g in self._params:
-            if pool is not None and p.size >= PARALLEL_MIN_SIZE:
-                half = p.size // 2
-                other = pool.submit(self._step_param, name, p, g, slice(0, half))
-                self._step_param(name, p, g, slice(half, None))
-                other.result()
+            if p.size >= parallel.MIN_SIZE:
+                first, second = parallel.halves(p.size)
+                parallel.run_pair(partial(self._step_param, name, p, g, first),
+                                  partial(self._step_param, name, p, g, second))
             else:
                 self._step_param(name, p, g, slice(None))
         if self.steps % FLUSH_EVERY == 0:

@@ -208,7 +208,9 @@ class Trainer:
     ``threads``: BLAS threads used while training and evaluating (default 1). The BLAS library's
     summation order depends on its thread count, so a fixed count is what makes a seed give the
     same numbers wherever the run executes (a CLI run, a notebook, a grid worker). ``None``
-    leaves the library's own setting.
+    leaves the library's own setting. The second core is used by ``nnlib.parallel`` instead,
+    whose fixed two-way split of large products and updates gives the same numbers on 1 or 2
+    threads.
     """
 
     def __init__(self, model, optimizer, schedule=None, loss=None, callbacks=(), seed: int = 0,

@@ -446,11 +446,10 @@ def test_adam_state_has_no_denormals_after_gradients_stop():
 def test_two_thread_update_of_large_parameters_is_bit_identical(make):
     """Large parameters are updated in two halves on two threads; the result must be exactly
     the one-thread result (the update is elementwise)."""
-    from nnlib import optim as optim_mod
+    from nnlib import parallel
     results = []
     for threads in (1, 2):
-        optim_mod.set_update_threads(threads)
-        try:
+        with parallel.threads(threads):
             rng = np.random.default_rng(0)
             model = nnlib.Sequential(nnlib.Linear(600, 500))  # 300,000 weights: split path
             model[0].params["W"][...] = rng.standard_normal((600, 500))
@@ -460,14 +459,7 @@ def test_two_thread_update_of_large_parameters_is_bit_identical(make):
                     g[...] = rng.standard_normal(g.shape)
                 opt.step()
             results.append(model.state_dict())
-        finally:
-            optim_mod.set_update_threads(2)
-    assert model[0].params["W"].size >= optim_mod.PARALLEL_MIN_SIZE
+    assert model[0].params["W"].size >= parallel.MIN_SIZE
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
 
-
-def test_update_threads_argument_checked():
-    from nnlib import optim as optim_mod
-    with pytest.raises(ValueError, match="update threads"):
-        optim_mod.set_update_threads(3)
