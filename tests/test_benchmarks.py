@@ -1,0 +1,49 @@
+"""The benchmark scripts run and print the one JSON line they promise (a smoke run on few images;
+the speed figures themselves are measured by hand, never asserted)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+TRAIN_KEYS = {"model", "epochs", "seconds", "seconds_per_epoch", "samples_per_s", "dtype",
+              "threads", "nnlib_threads", "batch_size", "repeats", "all_seconds", "data",
+              "valid_accuracy", "machine"}
+
+
+def _run(script: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("#")]
+    assert len(lines) == 1, f"expected one JSON line, got {proc.stdout!r}"
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize("model, samples, nnlib_threads", [("mlp", "3000", "2"),
+                                                           ("cnn", "640", "1")])
+def test_train_speed_prints_one_json_line(model, samples, nnlib_threads):
+    out = _run("train_speed.py", "--model", model, "--synthetic", "--samples", samples,
+               "--repeats", "2", "--nnlib-threads", nnlib_threads)
+    assert TRAIN_KEYS <= set(out)
+    assert out["model"] == model and out["dtype"] == "float32" and out["data"] == "synthetic"
+    assert out["threads"] == 1 and out["nnlib_threads"] == int(nnlib_threads)
+    assert len(out["all_seconds"]) == 2 and out["seconds"] > 0
+    assert out["samples_per_s"] == pytest.approx(int(samples) / out["seconds"], rel=0.01)
+    if model == "mlp":  # the synthetic classes are learnable: far above chance after one epoch
+        assert out["valid_accuracy"] > 0.5
+
+
+def test_train_speed_rejects_bad_arguments():
+    proc = subprocess.run([sys.executable, str(BENCH / "train_speed.py"), "--model", "mlp",
+                           "--synthetic", "--samples", "0"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "--samples must be >= 1" in proc.stderr
+
+
+def test_augment_speed_prints_one_json_line():
+    out = _run("augment_speed.py", "--n", "256", "--repeats", "1")
+    assert out["benchmark"] == "augment" and out["n"] == 256
+    assert out["images_per_s"] > 0 and out["batch32_images_per_s"] > 0
