@@ -176,16 +176,44 @@ class Conv2D(Layer):
         np.sum(d, axis=1, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        dcols = self.params["W"].reshape(self.out_channels, -1).T @ d
-        dcols = dcols.reshape(c, kh, kw, n, ho, wo)
-        dx = np.zeros(self._xpad_shape, dtype=dout.dtype)
-        # col2im: one strided add per kernel offset (never np.add.at)
-        for i in range(kh):
-            for j in range(kw):
-                dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, i, j].transpose(1, 0, 2, 3)
+        if (sh, sw) == (1, 1):
+            dx = self._input_grad_stride1(d, n, ho, wo)
+        else:
+            dcols = self.params["W"].reshape(self.out_channels, -1).T @ d
+            dcols = dcols.reshape(c, kh, kw, n, ho, wo)
+            dx = np.zeros(self._xpad_shape, dtype=dout.dtype)
+            # col2im: one strided add per kernel offset (never np.add.at)
+            for i in range(kh):
+                for j in range(kw):
+                    dx[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += \
+                        dcols[:, i, j].transpose(1, 0, 2, 3)
         if ph or pw:
             dx = dx[:, :, ph:ph + h, pw:pw + w]
         return dx
+
+    def _input_grad_stride1(self, d, n: int, ho: int, wo: int) -> np.ndarray:
+        """col2im for stride 1 on rows as wide as the padded input: dx (N, C, Hp, Wp).
+
+        With the gradient laid out on a (Ho, Wp) grid (zeros beyond column Wo), the window at
+        kernel offset (i, j) is one contiguous run of Ho·Wp entries of each flattened (Hp·Wp)
+        input plane, starting at i·Wp + j; so each of the kh·kw adds runs over long contiguous
+        rows instead of Wo-long pieces (the matmul grows by Wp/Wo, the adds get ~4x faster).
+        d: (C_out, N·Ho·Wo).
+        """
+        _, c, hp, wp = self._xpad_shape
+        kh, kw = self.kernel_size
+        d_wide = np.zeros((self.out_channels, n, ho, wp), dtype=d.dtype)
+        d_wide[..., :wo] = d.reshape(self.out_channels, n, ho, wo)
+        dcols = self.params["W"].reshape(self.out_channels, -1).T @ \
+            d_wide.reshape(self.out_channels, -1)
+        dcols = dcols.reshape(c, kh, kw, n, ho * wp)
+        # kw − 1 spare entries: the last window's zero tail runs past the plane's end.
+        dx = np.zeros((c, n, hp * wp + kw - 1), dtype=d.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                start = i * wp + j
+                dx[:, :, start:start + ho * wp] += dcols[:, i, j]
+        return dx[:, :, :hp * wp].reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
 
     def config(self):
         return {"type": "Conv2D", "in_channels": self.in_channels,
