@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnlib.data
-from cli_support import DATA_DIR, TINY, needs_mnist
+from cli_support import DATA_DIR, TINY, isolated_cli, needs_mnist  # noqa: F401 (autouse fixture)
 
 from nnlib.cli import main
 from nnlib.data import DataError
@@ -21,17 +21,6 @@ SEED_STYLE = {"model": {"size_list": [784, 16, 10], "act_func": "LeakyReLU"},
               "optimizer": {"type": "Momentum", "init_lr": 0.1},
               "lr_scheduler": {"type": "stepLR", "step_size": 2, "gamma": 0.1},
               "train": {"batch_size": 32, "epoch": 1}}
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNLIB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("NNLIB_DATA", str(DATA_DIR))
-    monkeypatch.setenv("NNLIB_PROGRESS", "off")
-    monkeypatch.delenv("NNLIB_DEBUG", raising=False)
-    yield
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
-    assert not leftovers, f"half-written files left behind: {leftovers}"
 
 
 def one_error_line(err: str) -> str:

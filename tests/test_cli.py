@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cli_support import DATA_DIR, TINY, needs_mnist
+from cli_support import DATA_DIR, TINY, isolated_cli, needs_mnist  # noqa: F401 (autouse fixture)
 
 from nnlib import __version__
 from nnlib.cli import main
@@ -28,14 +28,6 @@ def metrics_line(out: str) -> dict:
     lines = [ln for ln in out.splitlines() if METRICS_LINE.match(ln)]
     assert len(lines) == 1, out
     return METRICS_LINE.match(lines[0]).groupdict()
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNLIB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("NNLIB_DATA", str(DATA_DIR))
-    monkeypatch.setenv("NNLIB_PROGRESS", "off")
-    monkeypatch.delenv("NNLIB_DEBUG", raising=False)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fetch-data", "--help"], ["train", "--help"],
