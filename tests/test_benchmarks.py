@@ -47,3 +47,27 @@ def test_augment_speed_prints_one_json_line():
     out = _run("augment_speed.py", "--n", "256", "--repeats", "1")
     assert out["benchmark"] == "augment" and out["n"] == 256
     assert out["images_per_s"] > 0 and out["batch32_images_per_s"] > 0
+
+
+def test_side_by_side_names_the_failing_side(tmp_path):
+    """Without torch in the given environment the comparison stops with one clear line."""
+    proc = subprocess.run([sys.executable, str(BENCH / "side_by_side.py"), "--torch-python",
+                           sys.executable, "--model", "mlp", "--rounds", "1", "--repeats", "1",
+                           "--samples", "200"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("side_by_side: torch_reference.py failed")
+    assert "torch" in proc.stderr
+
+
+def test_side_by_side_pairs_the_rounds(tmp_path):
+    """With a stand-in for PyTorch (train_speed itself) the output pairs every round."""
+    fake = tmp_path / "torchpython"
+    # called as `torchpython .../torch_reference.py --model ...`: drop the script, run ours
+    fake.write_text(f"#!/bin/sh\nshift\nexec {sys.executable} {BENCH / 'train_speed.py'} "
+                    f"--synthetic \"$@\"\n")
+    fake.chmod(0o755)
+    out = _run("side_by_side.py", "--torch-python", str(fake), "--model", "mlp", "--rounds", "2",
+               "--repeats", "1", "--samples", "300")
+    assert out["rounds"] == 2 and len(out["nnlib_all"]) == len(out["torch_all"]) == 2
+    ratios = sorted(a / b for a, b in zip(out["nnlib_all"], out["torch_all"]))
+    assert out["ratio_nnlib_over_torch"] == pytest.approx(sum(ratios) / 2, abs=1e-3)
