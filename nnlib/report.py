@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import html
 import json
@@ -219,6 +220,28 @@ def _check_parameters(path: Path, parameters: dict) -> str | None:
             return (f"{path.name}: parameter {name} defaults to {type(default).__name__} "
                     f"{default!r}, report passes {want} {value!r}")
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel_manager_class():
+    """The kernel manager papermill starts kernels with: jupyter_client's, asking for CurveZMQ
+    transport encryption where pyzmq has Curve and the kernelspec supports it (``"auto"``).
+
+    ipykernel >= 7.3 otherwise warns on every start that the kernel talks over unencrypted TCP;
+    older jupyter_client versions have no such setting and get their default manager.
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    if not zmq.has("curve") or "transport_encryption" not in AsyncKernelManager.class_traits():
+        return AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+    return EncryptedKernelManager
 
 
 def _headlines(nb) -> list[dict]:
@@ -441,7 +464,8 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
             papermill.execute_notebook(
                 str(path), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
                 language="python", progress_bar=False, log_output=False,
-                execution_timeout=cell_timeout, resources={"metadata": {"path": str(nb_dir)}})
+                execution_timeout=cell_timeout, resources={"metadata": {"path": str(nb_dir)}},
+                kernel_manager_class=_kernel_manager_class())
         except Exception as exc:  # noqa: BLE001 - PapermillExecutionError, timeouts, dead kernel
             rec.update(status="error", error=_one_line(exc))
         rec["duration_s"] = round(time.monotonic() - t0, 2)

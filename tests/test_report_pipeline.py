@@ -246,3 +246,25 @@ def test_cell_timeout_stops_a_hanging_notebook(tmp_path):
     assert rc == 1 and row["status"] == "error"
     assert "timed out" in (row.get("error") or "").lower() or "timeout" in (row.get("error") or "").lower()
     assert (tmp_path / "out" / "01_hangs.html").exists()
+
+
+def test_kernel_manager_asks_for_encryption_where_available():
+    import zmq
+    km = report._kernel_manager_class()()
+    if zmq.has("curve") and hasattr(km, "transport_encryption"):
+        assert km.transport_encryption == "auto"
+
+
+@pytest.mark.slow
+def test_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd):
+    """Kernel stderr goes straight to ours: no per-notebook security warning in the report log."""
+    import zmq
+    if not zmq.has("curve"):
+        pytest.skip("pyzmq without CurveZMQ: kernels fall back to plain TCP")
+    nb_dir = tmp_path / "notebooks"
+    shutil.copytree(FIXTURES, nb_dir)
+    rc = build_report(quick=True, notebooks_dir=nb_dir, out_dir=tmp_path / "out", only=["01"],
+                      fetch_data=False, cell_timeout=120, log=lambda *a: None)
+    assert rc == 0
+    err = capfd.readouterr().err
+    assert "without encryption" not in err, err
