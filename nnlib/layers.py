@@ -197,7 +197,7 @@ class Conv2D(Layer):
         With the gradient laid out on a (Ho, Wp) grid (zeros beyond column Wo), the window at
         kernel offset (i, j) is one contiguous run of Ho·Wp entries of each flattened (Hp·Wp)
         input plane, starting at i·Wp + j; so each of the kh·kw adds runs over long contiguous
-        rows instead of Wo-long pieces (the matmul grows by Wp/Wo, the adds get ~4x faster).
+        rows instead of Wo-long pieces (the matmul grows by Wp/Wo; the adds run ~2x faster).
         d: (C_out, N·Ho·Wo).
         """
         _, c, hp, wp = self._xpad_shape
