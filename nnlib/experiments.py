@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import parallel
-from .augment import Augmentation, append_augmented
+from .augment import Augmentation
 from .config import Config, ConfigError, load_config, with_overrides
 from .data import DataSpec, load_splits
 from .io import write_json
@@ -107,10 +107,15 @@ class RunResult:
                    run_dir=run_dir)
 
 
-def _data_for(config: Config, data_dir) -> dict:
-    spec = DataSpec(n_train=config.data.n_train, n_valid=config.data.n_valid,
-                    split_seed=config.data.split_seed)
-    return load_splits(spec, data_dir=str(data_dir or default_data_dir()))
+def data_spec(config) -> DataSpec:
+    """The ``DataSpec`` of a config's ``data`` section."""
+    d = load_config(config).data
+    return DataSpec(n_train=d.n_train, n_valid=d.n_valid, split_seed=d.split_seed, split=d.split)
+
+
+def load_data(config, data_dir=None) -> dict:
+    """``{"train", "valid", "test"}`` arrays a config trains and tests on (see ``load_splits``)."""
+    return load_splits(data_spec(config), data_dir=str(data_dir or default_data_dir()))
 
 
 def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
@@ -138,16 +143,15 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
                              f"use another --out folder or delete it")
     write_json(saved, config.to_dict())
 
-    data = data if data is not None else _data_for(config, data_dir)
+    data = data if data is not None else load_data(config, data_dir)
     train, valid, test = data["train"], data["valid"], data["test"]
     tc = config.train
     aug = tc.augmentation
-    if aug is not None and aug.mode == "append":
-        x, y = append_augmented(train[0], train[1], np.random.default_rng([seed, 2]),
-                                rotate=aug.rotate, shift=aug.shift, p=aug.p)
-        train = (x, y)
-    online = (Augmentation(mode="online", rotate=aug.rotate, shift=aug.shift, p=aug.p)
-              if aug is not None and aug.mode == "online" else None)
+    aug = None if aug is None else Augmentation(mode=aug.mode, rotate=aug.rotate,
+                                                shift=aug.shift, p=aug.p)
+    if aug is not None:  # "append" / "overwrite": the training set is built once, here
+        train = aug.expand(*train, np.random.default_rng([seed, 2]))
+    online = aug if aug is not None and aug.mode == "online" else None
 
     rng = np.random.default_rng(seed)
     model = build_model(config.model, rng=rng)
@@ -160,7 +164,8 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     ckpt_dir = out_dir / "checkpoint"
     callbacks.append(Checkpoint(ckpt_dir, best=True))
     trainer = Trainer(model, optimizer, schedule, callbacks=callbacks, seed=seed, augment=online,
-                      eval_every=tc.eval_every, progress=progress)
+                      eval_every=tc.eval_every, progress=progress,
+                      empty_final_step=tc.empty_final_step)
     state = ckpt_dir / "state.npz"
     if resume and state.exists():
         trainer.load_state(state)

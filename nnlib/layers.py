@@ -39,6 +39,7 @@ class Layer:
         self.training = True
         self.needs_input_grad = True
         self.weight_decay = 0.0  # applies to params["W"] only (the report's semantics)
+        self.l2 = 0.0  # coupled L2: l2·W added to W's gradient (the report's Conv2D, as it ran)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -61,6 +61,11 @@ class Sequential:
         return {f"{i}.W": layer.weight_decay for i, layer in enumerate(self.layers)
                 if "W" in layer.params and layer.weight_decay > 0}
 
+    def l2_penalties(self) -> dict[str, float]:
+        """``{qualified_name: l2}`` for weights whose layer has a coupled L2 coefficient > 0."""
+        return {f"{i}.W": layer.l2 for i, layer in enumerate(self.layers)
+                if "W" in layer.params and layer.l2 > 0}
+
     def num_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.parameters())
 
@@ -107,12 +112,14 @@ class Sequential:
             p[...] = arr
 
     def architecture(self) -> list[dict]:
-        """JSON-able description: one config dict per layer (weight decay included)."""
+        """JSON-able description: one config dict per layer (weight decay and L2 included)."""
         out = []
         for layer in self.layers:
             cfg = layer.config()
             if layer.weight_decay:
                 cfg["weight_decay"] = layer.weight_decay
+            if layer.l2:
+                cfg["l2"] = layer.l2
             out.append(cfg)
         return out
 
@@ -143,10 +150,11 @@ def from_architecture(arch: list[dict], dtype=np.float32) -> Sequential:
     for cfg in arch:
         cfg = dict(cfg)
         wd = float(cfg.pop("weight_decay", 0.0))
+        l2 = float(cfg.pop("l2", 0.0))
         if cfg.get("type") in ("Linear", "Conv2D"):
             cfg["dtype"] = dtype
         layer = layer_from_config(cfg)
-        layer.weight_decay = wd
+        layer.weight_decay, layer.l2 = wd, l2
         layers.append(layer)
     return Sequential(*layers)
 
@@ -221,10 +229,16 @@ def mlp(sizes, activation_name: str = "relu", init: str = "he", weight_decay=Non
 def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: str = "he",
         weight_decay=None, linear_weight_decay=None, padding: int = 0, dropout: float = 0.0,
         input_shape=(1, 28, 28), rng: np.random.Generator | None = None,
-        dtype=np.float32) -> Sequential:
+        dtype=np.float32, conv_decay: str = "decoupled") -> Sequential:
     """LeNet-like CNN: per stage Conv2D(kernel, stride 1, padding) → activation → MaxPool2D(2);
     then Flatten and Linear layers of ``linear_sizes`` with the activation (and Dropout) between.
-    Input (N, C, H, W) = (N, *input_shape); ``linear_sizes[0]`` must equal the flattened size."""
+    Input (N, C, H, W) = (N, *input_shape); ``linear_sizes[0]`` must equal the flattened size.
+
+    ``conv_decay="double"`` decays the conv kernels as the report's code did: the decoupled
+    ``weight_decay`` *and* the same value as a coupled L2 term in their gradient (``layer.l2``).
+    """
+    if conv_decay not in ("decoupled", "double"):
+        raise ValueError(f"conv_decay must be 'decoupled' or 'double', got {conv_decay!r}")
     channels = [int(c) for c in channels]
     if len(kernels) != len(channels) - 1:
         raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), got {len(kernels)}")
@@ -238,6 +252,7 @@ def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: st
     for i, k in enumerate(kernels):
         conv = Conv2D(channels[i], channels[i + 1], k, padding=padding, dtype=dtype)
         conv.weight_decay = conv_wd[i]
+        conv.l2 = conv_wd[i] if conv_decay == "double" else 0.0
         h, w = conv.output_shape(h, w)
         if h < 2 or w < 2:
             raise ValueError(f"conv stage {i} leaves a {h}×{w} map, too small to pool")
@@ -271,7 +286,8 @@ def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -
     elif kind == "cnn":
         model = cnn(get("channels"), get("kernels"), get("linear_sizes"),
                     linear_weight_decay=get("linear_weight_decay"),
-                    padding=get("padding", 0) or 0, **common)
+                    padding=get("padding", 0) or 0,
+                    conv_decay=get("conv_decay", "decoupled") or "decoupled", **common)
     else:
         raise ValueError(f"model.type {kind!r} is not one of mlp, cnn")
     return model

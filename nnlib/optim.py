@@ -5,6 +5,11 @@ only, *before* the update: ``p *= 1 − lr·wd``. By default each layer's ``weig
 (set by the model builders from the config's per-layer lists); pass a float to decay every weight
 matrix alike, or a ``{qualified_name: wd}`` dict.
 
+A coupled L2 term (``g += l2·p``, PyTorch's ``weight_decay``; it then feeds momentum) is applied
+only where a layer sets ``l2`` (``model.l2_penalties()``): the report's conv layers as they ran,
+which had both (``conv_decay="double"``). It uses the weights before the decoupled decay, as the
+report's backward pass did.
+
 State (velocities, moments) is keyed by the qualified parameter name (``"1.W"``), so
 ``state_dict()`` is a flat ``{key: array}`` dict that saves to ``.npz`` without pickle.
 """
@@ -57,6 +62,8 @@ class Optimizer:
             if not (isinstance(wd, (int, float, np.floating)) and wd >= 0):
                 raise ValueError(f"weight_decay for {name!r} must be >= 0, got {wd!r}")
         self.weight_decay = {name: float(wd) for name, wd in decay.items() if wd > 0}
+        penalties = model.l2_penalties() if hasattr(model, "l2_penalties") else {}
+        self.l2 = {name: float(v) for name, v in penalties.items() if v > 0}
         self.steps = 0
         self._scratch = {name: np.empty_like(p) for name, p, _ in self._params}
 
@@ -78,10 +85,14 @@ class Optimizer:
             self._flush_tiny()
 
     def _step_param(self, name, p, g, part: slice) -> None:
-        """Decay, then update, the flat slice ``part`` of parameter ``name``."""
+        """(Coupled L2,) decay, then update, the flat slice ``part`` of parameter ``name``."""
         def flat(a):
             return a.reshape(-1)[part]
         pf = flat(p)
+        l2 = self.l2.get(name)
+        if l2:  # in place, like a backward pass that adds the penalty's gradient
+            gf = flat(g)
+            gf += p.dtype.type(l2) * pf
         wd = self.weight_decay.get(name)
         if wd:
             pf *= p.dtype.type(1 - self.lr * wd)

@@ -3,7 +3,9 @@ nbconvert, and write an index page with one row per notebook.
 
 Layout of the output folder (``reports/`` for a full run, ``reports/quick/`` for ``--quick``)::
 
-    index.html, index.json          one row per notebook (title, status, duration, headlines)
+    index.html, index.json          one row per notebook (title, status, duration, headlines
+                                    with their verdicts against the published / replayed numbers)
+    results.md                      the headline numbers as a Markdown table (README's results)
     NN_xx_name.html                 one self-contained page per notebook (no CDN, PNGs inline)
     executed/NN_xx_name.ipynb       the executed notebook (papermill output)
     executed/NN_xx_name.json        its record: status, error, duration, headlines, skip key
@@ -67,13 +69,43 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+def _acc(x) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
+def _verdicts(r: dict) -> dict:
+    """``vs_published`` / ``vs_replayed``: ``compare.Verdict.to_dict()`` or None (no reference,
+    or "ours" is not an accuracy)."""
+    from .compare import verdict
+    out = {}
+    ours = r["ours"]
+    for key in ("published", "replayed"):
+        ref = r.get(key)
+        ok = ref is not None and ours is not None and 0.0 <= ours <= 1.0
+        out[f"vs_{key}"] = (verdict(ref, ours, r["ours_std"], r["n_seeds"] or 1).to_dict()
+                            if ok else None)
+    return out
+
+
+def verdict_text(v: dict | None) -> str:
+    """A stored verdict as a cell: "consistent", "higher by 0.0151", "lower by 0.0031" or "–"."""
+    if not v or v.get("verdict") in (None, "none"):
+        return "–"
+    if v["verdict"] == "consistent":
+        return "consistent"
+    return f"{v['verdict']} by {abs(v['difference']):.4f}"
+
+
 def headline(rows) -> list[dict]:
     """Publish a notebook's headline numbers for the report index.
 
-    ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "report": float|None}``
-    (``report`` is the number from the original report being reproduced). Displays them as a
-    text table in the notebook and, under the ``application/vnd.nnlib.headline+json`` mime
-    type, for ``build_report`` to pick up. Returns the normalised rows.
+    ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "n_seeds": int|None,
+    "published": float|None, "replayed": float|None}`` (``published``: the report's own number,
+    also accepted as ``report``; ``replayed``: the report's code re-run, see
+    ``nnlib.reference``). Each row gets its verdicts against both (``nnlib.compare.verdict``;
+    ``vs_published`` / ``vs_replayed``, None without a reference). Displays them as a text
+    table in the notebook and, under the ``application/vnd.nnlib.headline+json`` mime type, for
+    ``build_report`` to pick up. Returns the normalised rows.
     """
     if isinstance(rows, dict):
         rows = [rows]
@@ -81,14 +113,21 @@ def headline(rows) -> list[dict]:
     for row in rows:
         if "name" not in row or "ours" not in row:
             raise ValueError(f"headline row needs 'name' and 'ours': {row!r}")
+        n = row.get("n_seeds")
         r = {"name": str(row["name"]), "ours": _num(row["ours"]),
-             "ours_std": _num(row.get("ours_std")), "report": _num(row.get("report"))}
+             "ours_std": _num(row.get("ours_std")), "n_seeds": None if n is None else int(n),
+             "published": _num(row.get("published", row.get("report"))),
+             "replayed": _num(row.get("replayed"))}
+        r.update(_verdicts(r))
         clean.append(r)
     width = max([len(r["name"]) for r in clean] + [4])
-    lines = [f"{'name':<{width}}  {'ours':>18}  {'report':>8}"]
+    lines = [f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
+             f"{'vs published':<18}  vs replayed"]
     for r in clean:
         ours = _fmt(r["ours"]) + ("" if r["ours_std"] is None else f" ± {_fmt(r['ours_std'])}")
-        lines.append(f"{r['name']:<{width}}  {ours:>18}  {_fmt(r['report']):>8}")
+        lines.append(f"{r['name']:<{width}}  {ours:>18}  {_acc(r['published']):>9}  "
+                     f"{_acc(r['replayed']):>8}  {verdict_text(r['vs_published']):<18}  "
+                     f"{verdict_text(r['vs_replayed'])}")
     from IPython.display import display
     display({HEADLINE_MIME: clean, "text/plain": "\n".join(lines)}, raw=True)
     return clean
@@ -364,28 +403,57 @@ h1{font-size:1.6em;margin-bottom:.2em}.meta{color:#555;margin-bottom:1.2em}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.45em .6em;
 text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{white-space:nowrap}
 .ok{color:#1a7f37;font-weight:600}.error{color:#c62828;font-weight:600}
-.err{color:#c62828;font-size:.9em}.hl{font-size:.92em}.hl td{border:none;padding:.1em .5em .1em 0}
+.err{color:#c62828;font-size:.9em}h2{font-size:1.25em;margin-top:1.6em}
+.legend{color:#444;font-size:.92em}.heads td{font-size:.93em}
+.v-consistent{color:#1a7f37}.v-higher,.v-lower{color:#9a6700;font-weight:600}
 code{font-size:.92em}a{color:#0b5cad}
 """
 
 
-def _headline_html(rows: list[dict]) -> str:
-    if not rows:
-        return ""
-    out = ['<table class="hl">']
-    for r in rows:
-        try:
-            ours = _fmt(_num(r.get("ours")))
-            std = _num(r.get("ours_std"))
-            rep = _num(r.get("report"))
-        except ValueError:
-            continue
-        ours += "" if std is None else f" &plusmn; {_fmt(std)}"
-        rep_s = "" if rep is None else f" <span style=\"color:#666\">(report: {_fmt(rep)})</span>"
-        out.append(f"<tr><td>{html.escape(str(r.get('name', '')))}</td>"
-                   f"<td class=\"num\">{ours}{rep_s}</td></tr>")
-    out.append("</table>")
-    return "".join(out)
+def _ours_text(r: dict) -> str:
+    ours = r.get("ours")
+    if ours is None:
+        return "–"
+    std, n = r.get("ours_std"), r.get("n_seeds")
+    text = f"{ours:.4f}" + ("" if std is None else f" ± {std:.4f}")
+    return text + ("" if n is None else f" ({n} seed{'s' if n != 1 else ''})")
+
+
+def headline_table(index: dict) -> list[dict]:
+    """One dict per headline of every notebook in ``index``: notebook, result, published,
+    replayed, nnlib, vs published, vs replayed (display strings)."""
+    out = []
+    for nb in index["notebooks"]:
+        for r in nb.get("headlines") or []:
+            try:
+                published = _num(r.get("published", r.get("report")))
+                replayed = _num(r.get("replayed"))
+                ours = {**r, "ours": _num(r.get("ours")), "ours_std": _num(r.get("ours_std"))}
+            except ValueError:
+                continue
+            out.append({"notebook": nb["name"], "result": str(r.get("name", "")),
+                        "published": _acc(published), "replayed": _acc(replayed),
+                        "nnlib": _ours_text(ours),
+                        "vs published": verdict_text(r.get("vs_published")),
+                        "vs replayed": verdict_text(r.get("vs_replayed"))})
+    return out
+
+
+_HEADLINE_COLUMNS = ("notebook", "result", "published", "replayed", "nnlib", "vs published",
+                     "vs replayed")
+
+
+def results_markdown(index: dict) -> str:
+    """The headline numbers of ``index`` as a Markdown table (the README's results table)."""
+    lines = ["| " + " | ".join(_HEADLINE_COLUMNS[:4]) + " | nnlib (mean ± std) | "
+             + " | ".join(_HEADLINE_COLUMNS[5:]) + " |",
+             "|" + "---|" * len(_HEADLINE_COLUMNS)]
+    for row in headline_table(index):
+        lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in _HEADLINE_COLUMNS)
+                     + " |")
+    durations = ", ".join(f"{r['name']} {r['duration_s']:.0f}" for r in index["notebooks"]
+                          if r.get("duration_s") is not None)
+    return "\n".join(lines) + f"\n\nPer-notebook durations (s): {durations or '-'}\n"
 
 
 def render_index(index: dict) -> str:
@@ -395,14 +463,29 @@ def render_index(index: dict) -> str:
         dur = "-" if r.get("duration_s") is None else f"{r['duration_s']:.1f} s"
         err = (f'<div class="err">{html.escape(r["error"])}</div>'
                if r.get("error") else "")
+        n_head = len(r.get("headlines") or [])
         rows.append(
             f"<tr><td>{html.escape(r['number'])}</td>"
             f"<td><a href=\"{html.escape(r['page'])}\">{html.escape(r['title'])}</a>{err}</td>"
             f"<td class=\"{html.escape(r['status'])}\">{html.escape(r['status'])}</td>"
-            f"<td class=\"num\">{dur}</td><td>{_headline_html(r.get('headlines') or [])}</td></tr>")
+            f"<td class=\"num\">{dur}</td><td class=\"num\">{n_head}</td></tr>")
+    heads = []
+    for h in headline_table(index):
+        cells = []
+        for c in _HEADLINE_COLUMNS:
+            text = html.escape(h[c])
+            klass = ""
+            if c.startswith("vs "):
+                klass = f' class="v-{h[c].split()[0]}"' if h[c] != "–" else ""
+            elif c in ("published", "replayed", "nnlib"):
+                klass = ' class="num"'
+            cells.append(f"<td{klass}>{text}</td>")
+        heads.append("<tr>" + "".join(cells) + "</tr>")
     note = ('<p class="quick"><strong>Smoke run (quick mode)</strong>: reduced budgets; the '
             "numbers below are not the report's results.</p>") if quick else ""
     n_err = sum(r["status"] != "ok" for r in index["notebooks"])
+    from .compare import VERDICT_RULE
+    from .reference import REPLAY_PROVENANCE
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
@@ -415,10 +498,19 @@ def render_index(index: dict) -> str:
 {len(index['notebooks'])} notebooks, {n_err} with errors</div>
 {note}
 <table>
-<thead><tr><th>#</th><th>Notebook</th><th>Status</th><th>Duration</th>
-<th>Headline numbers (ours vs the report's)</th></tr></thead>
+<thead><tr><th>#</th><th>Notebook</th><th>Status</th><th>Duration</th><th>Headlines</th></tr>
+</thead>
 <tbody>
 {chr(10).join(rows)}
+</tbody></table>
+<h2>Headline numbers</h2>
+<p class="legend">Test accuracy. <em>published</em>: the lab report's number; <em>replayed</em>:
+{html.escape(REPLAY_PROVENANCE)}; <em>nnlib</em>: ours, mean ± std over seeds.
+{html.escape(VERDICT_RULE.replace("*", ""))}</p>
+<table class="heads">
+<thead><tr>{''.join(f"<th>{html.escape(c)}</th>" for c in _HEADLINE_COLUMNS)}</tr></thead>
+<tbody>
+{chr(10).join(heads)}
 </tbody></table>
 </body></html>
 """
@@ -578,6 +670,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
              "failed": [r["name"] for r in rows if r["status"] != "ok"], "notebooks": rows}
     write_json(out / "index.json", index)
     write_text(out / "index.html", render_index(index))
+    write_text(out / "results.md", results_markdown(index))
     log(f"[report] {len(results)} executed, {len(selected) - len(results)} unchanged, "
         f"{failed} failed -> {out / 'index.html'}")
     return 1 if failed else 0

@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nnlib.augment import Augmentation, affine, append_augmented, random_affine
+from nnlib.augment import (Augmentation, affine, append_augmented, overwrite_augmented,
+                           random_affine)
 
 
 def _rng(seed=0):
@@ -235,6 +236,41 @@ def test_append_augmented():
     assert not np.array_equal(x2[20:], x)
     with pytest.raises(ValueError, match="same length"):
         append_augmented(x, y[:5], _rng())
+
+
+def test_overwrite_augmented_is_the_augmented_set_twice():
+    # the report's runner as it ran: with A = augment(x, rng) the set is exactly [A, A]
+    x = _rng().random((400, 28, 28), dtype=np.float32)
+    y = np.arange(400) % 10
+    a = random_affine(x, _rng(5))
+    x2, y2 = overwrite_augmented(x, y, _rng(5))
+    assert x2.shape == (800, 28, 28) and x2.dtype == np.float32
+    np.testing.assert_array_equal(x2, np.concatenate([a, a]))
+    np.testing.assert_array_equal(y2, np.concatenate([y, y]))
+    # no clean originals beyond the ones the draw left alone (p = 0.5 twice: about a quarter)
+    same = np.array([np.array_equal(a[i], x[i]) for i in range(len(x))])
+    assert 0.15 < same.mean() < 0.35, same.mean()
+    assert not any(np.array_equal(x2[i], x[i % 400]) for i in np.flatnonzero(~same))
+    with pytest.raises(ValueError, match="same length"):
+        overwrite_augmented(x, y[:5], _rng())
+
+
+def test_append_with_p_zero_is_every_original_twice():
+    x = _rng().random((30, 28, 28), dtype=np.float32)
+    x2, y2 = append_augmented(x, np.arange(30), _rng(2), p=0.0)
+    np.testing.assert_array_equal(x2, np.concatenate([x, x]))
+
+
+@pytest.mark.parametrize("mode", ["online", "append", "overwrite"])
+def test_augmentation_expand_builds_the_set_each_mode_trains_on(mode):
+    x = _rng().random((12, 28, 28), dtype=np.float32)
+    y = np.arange(12)
+    x2, y2 = Augmentation(mode=mode).expand(x, y, _rng(7))
+    expected = {"online": lambda: (x, y),
+                "append": lambda: append_augmented(x, y, _rng(7)),
+                "overwrite": lambda: overwrite_augmented(x, y, _rng(7))}[mode]()
+    np.testing.assert_array_equal(x2, expected[0])
+    np.testing.assert_array_equal(y2, expected[1])
 
 
 # ----------------------------------------------------------------------------- dataclass

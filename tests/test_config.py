@@ -65,7 +65,42 @@ def test_seed_mlp_normalises():
     assert (s.type, s.step_size, s.gamma, s.milestones, s.T_max) == ("steplr", 2, 0.1, None, None)
     assert (t.batch_size, t.epochs, t.log_iter, t.eval_every, t.seed) == (32, 5, 100, None, 0)
     assert t.early_stopping is None and t.augmentation is None
-    assert (d.n_train, d.n_valid, d.split_seed) == (None, 10_000, 0)
+    # the report's schema implies the report's own split and its runner's iteration count
+    assert (d.split, d.n_train, d.n_valid, d.split_seed) == ("report", None, 10_000, 0)
+    assert t.empty_final_step is True
+
+
+def test_own_schema_defaults_to_a_random_split():
+    ours = load_config({"model": {"sizes": [784, 10]}, "optimizer": {"type": "sgd", "lr": 0.1}})
+    assert (ours.data.split, ours.data.split_seed) == ("random", 0)
+    assert ours.train.empty_final_step is False
+    assert ours.to_dict()["data"] == {"split": "random", "n_train": None, "n_valid": 10_000,
+                                      "split_seed": 0}
+    # the report split has no seed, so its normalised form has none
+    report = load_config(SEED_MLP).to_dict()["data"]
+    assert report == {"split": "report", "n_train": None, "n_valid": 10_000}
+    # either can be asked for explicitly, in either schema
+    raw = copy.deepcopy(REPORT_MLP)
+    raw["data"] = {"split": "random", "split_seed": 4}
+    raw["train"]["empty_final_step"] = False
+    cfg = load_config(raw)
+    assert (cfg.data.split, cfg.data.split_seed, cfg.train.empty_final_step) == ("random", 4,
+                                                                                 False)
+    ours_report = load_config({"model": {"sizes": [784, 10]}, "optimizer": {"type": "sgd",
+                              "lr": 0.1}, "data": {"split": "Report", "n_train": 10_000,
+                                                   "n_valid": 2_000}})
+    assert (ours_report.data.split, ours_report.data.n_train) == ("report", 10_000)
+
+
+def test_switching_the_split_drops_the_seed_and_changes_the_key():
+    report = load_config(SEED_MLP)
+    random = with_overrides(report, {"data.split": "random"})
+    assert random.data.split == "random" and random.key() != report.key()
+    seeded = with_overrides(random, {"data.split_seed": 3})
+    back = with_overrides(seeded, {"data.split": "report"})  # split_seed no longer applies
+    assert back == report and back.key() == report.key()
+    with pytest.raises(ConfigError, match="data.split_seed.*not used by data split 'report'"):
+        with_overrides(seeded, {"data.split": "report", "data.split_seed": 3})
 
 
 def test_seed_cnn_normalises():
@@ -79,6 +114,11 @@ def test_seed_cnn_normalises():
     assert (cfg.optimizer.type, cfg.optimizer.lr) == ("momentum", 0.01)
     assert (cfg.schedule.type, cfg.schedule.step_size, cfg.schedule.gamma) == ("steplr", 5, 0.1)
     assert cfg.train.epochs == 5
+    assert m.conv_decay == "decoupled"  # the report's double decay is an option, not implied
+    double = load_config(copy.deepcopy(REPORT_CNN) | {"model": {**REPORT_CNN["model"],
+                                                                "conv_decay": "double"}})
+    assert double.model.conv_decay == "double" and double.key() != cfg.key()
+    assert load_config(double.to_dict()) == double
 
 
 def test_to_dict_is_our_schema_in_fixed_order():
@@ -299,6 +339,28 @@ MISTAKES = [
      ["loss function.type", "'mse'", "cross entropy"]),
     ("n_train too big", _edit(REPORT_MLP, lambda r: r.update(data={"n_train": 55_000})),
      ["data.n_train", "55000", "50000"]),
+    ("report split, n_valid too big",
+     _edit(REPORT_MLP, lambda r: r.update(data={"n_valid": 12_000})),
+     ["data.n_valid", "12000", "10000", "split 'report'"]),
+    ("random split, n_train too big",
+     _edit(REPORT_MLP, lambda r: r.update(data={"split": "random", "n_valid": 20_000,
+                                                "n_train": 45_000})),
+     ["data.n_train", "45000", "40000"]),
+    ("split_seed with the report split",
+     _edit(REPORT_MLP, lambda r: r.update(data={"split_seed": 2})),
+     ["data.split_seed", "2", "not used", "'report'"]),
+    ("unknown split", _edit(REPORT_MLP, lambda r: r.update(data={"split": "lab"})),
+     ["data.split", "'lab'", "random, report"]),
+    ("bad conv_decay", _edit(REPORT_CNN, lambda r: r["model"].update(conv_decay="triple")),
+     ["model.conv_decay", "'triple'", "decoupled, double"]),
+    ("conv_decay on mlp", _set("model", "conv_decay", "double"),
+     ["model.conv_decay", "not used", "'mlp'"]),
+    ("empty_final_step not a bool",
+     _edit(REPORT_MLP, lambda r: r["train"].update(empty_final_step="yes")),
+     ["train.empty_final_step", "'yes'", "true or false"]),
+    ("unknown augmentation mode",
+     _edit(REPORT_MLP, lambda r: r["train"].update(augmentation={"mode": "replace"})),
+     ["train.augmentation.mode", "'replace'", "online, append, overwrite"]),
     ("model missing", _edit(REPORT_MLP, lambda r: r.pop("model")), ["model", "missing"]),
     ("model not an object", _edit(REPORT_MLP, lambda r: r.update(model=[784, 10])),
      ["model", "[784, 10]", "object"]),
@@ -412,7 +474,7 @@ def test_key_stable_and_sensitive():
     a, b = load_config(SEED_MLP), load_config(copy.deepcopy(REPORT_MLP))
     assert a.key() == b.key() and len(a.key()) == 12 and int(a.key(), 16) >= 0
     assert hash(a) == hash(b) and a == b
-    assert a.key() == "6f0592caece9"  # pinned: canonical JSON must not drift silently
+    assert a.key() == "1f5c1043a519"  # pinned: canonical JSON must not drift silently
     # equal values written differently give the same key
     assert load_config(_set("optimizer", "init_lr", 1e-1)).key() == a.key()
     assert load_config(report_mlp(act_func="leaky_relu")).key() == a.key()
@@ -420,9 +482,10 @@ def test_key_stable_and_sensitive():
     keys = {a.key()}
     for overrides in ({"optimizer.lr": 0.2}, {"train.seed": 1}, {"model.weight_decay": 0.0},
                       {"schedule.gamma": 0.5}, {"data.n_train": 10_000}, {"train.epochs": 6},
-                      {"model.dropout": 0.1}):
+                      {"model.dropout": 0.1}, {"data.split": "random"},
+                      {"train.empty_final_step": False}):
         keys.add(with_overrides(a, overrides).key())
-    assert len(keys) == 8
+    assert len(keys) == 10
     assert load_config(SEED_CNN).key() not in keys
 
 

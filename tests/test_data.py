@@ -22,6 +22,8 @@ from nnlib.data import (
     load_mnist,
     load_splits,
     read_idx,
+    report_split,
+    report_split_indices,
     subset,
     to_float,
     train_valid_split,
@@ -460,6 +462,74 @@ def test_report_and_grid_protocol_sizes():
     assert (len(xt), len(xv)) == (10000, 2000) and set(yt).isdisjoint(yv)
 
 
+def _lab_permutation():
+    # the lab's scripts: np.random.seed(123); idx = np.random.permutation(60000)
+    np.random.seed(123)
+    try:
+        return np.random.permutation(60000)
+    finally:
+        np.random.seed(None)
+
+
+@pytest.mark.parametrize("n_valid, n_train", [
+    (10_000, None), (2_000, 10_000), (2_000, 2_500), (2_000, 5_000), (2_000, 7_500),
+    (10_000, 50_000), (500, 2_000), (1, 1)])
+def test_report_split_is_the_labs_permutation(n_valid, n_train):
+    perm = _lab_permutation()
+    valid, train = report_split_indices(n_valid, n_train)
+    np.testing.assert_array_equal(valid, perm[:n_valid])
+    n = 50_000 if n_train is None else n_train
+    np.testing.assert_array_equal(train, perm[10_000:10_000 + n])  # always from position 10,000
+    assert set(valid).isdisjoint(train)
+    # the data itself: x[i] == i, so the split returns exactly those rows
+    x, y = ids(60000)
+    (xt, yt), (xv, yv) = report_split(x, y, n_valid, n_train)
+    np.testing.assert_array_equal(yt, perm[10_000:10_000 + n])
+    np.testing.assert_array_equal(yv, perm[:n_valid])
+    np.testing.assert_array_equal(xt[:, 0], yt)
+
+
+def test_report_split_known_positions():
+    # pinned against the legacy stream itself (frozen across NumPy versions)
+    perm = np.random.RandomState(123).permutation(60000)
+    valid, train = report_split_indices(2_000, 10_000)
+    assert valid[:5].tolist() == perm[:5].tolist()
+    assert train[0] == perm[10_000] and train[-1] == perm[19_999]
+    # the search subset's training images are not the first 10,000 after the validation images
+    assert not np.array_equal(train, perm[2_000:12_000])
+
+
+@pytest.mark.parametrize("kwargs, arg", [
+    ({"n_valid": 0}, "n_valid"), ({"n_valid": 10_001}, "n_valid"), ({"n_valid": 2.0}, "n_valid"),
+    ({"n_train": 0}, "n_train"), ({"n_train": 50_001}, "n_train")])
+def test_report_split_bad_sizes(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        report_split_indices(**kwargs)
+    x, y = ids(100)
+    with pytest.raises(ValueError, match="60,000"):
+        report_split(x, y)
+
+
+def test_load_splits_report_split(tmp_path, monkeypatch):
+    arrays = fake_mnist(n_train=60000, n_test=10)
+    arrays["x_train"] = (np.arange(60000) % 256).astype(np.uint8)[:, None, None] * np.ones(
+        (1, 28, 28), np.uint8)
+    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: tuple(
+        arrays[n] for n in ("x_train", "y_train", "x_test", "y_test")))
+    load_splits.cache_clear()
+    try:
+        s = load_splits(DataSpec(n_train=10_000, n_valid=2_000, split="report"), tmp_path)
+        valid, train = report_split_indices(2_000, 10_000)
+        assert len(s["train"][1]) == 10_000 and len(s["valid"][1]) == 2_000
+        np.testing.assert_array_equal(s["train"][1], arrays["y_train"][train])
+        np.testing.assert_array_equal(s["valid"][0][:, 0, 0, 0] * 255,
+                                      (valid % 256).astype(np.float32))
+        r = load_splits(DataSpec(n_train=10_000, n_valid=2_000), tmp_path)
+        assert not np.array_equal(r["train"][1], s["train"][1])
+    finally:
+        load_splits.cache_clear()
+
+
 @pytest.mark.parametrize("kwargs, arg", [
     ({"n_valid": -1}, "n_valid"), ({"n_valid": 100}, "n_valid"), ({"n_valid": 2.5}, "n_valid"),
     ({"n_valid": 10, "n_train": 0}, "n_train"), ({"n_valid": 10, "n_train": 91}, "n_train"),
@@ -485,11 +555,16 @@ def test_subset():
 
 def test_data_spec():
     spec = DataSpec(n_train=10000, n_valid=2000)
-    assert spec.to_dict() == {"n_train": 10000, "n_valid": 2000, "split_seed": 0}
+    assert spec.to_dict() == {"n_train": 10000, "n_valid": 2000, "split_seed": 0,
+                              "split": "random"}
     assert DataSpec.from_dict(spec.to_dict()) == spec
     assert hash(spec) == hash(DataSpec(10000, 2000, 0))
+    assert DataSpec(split="report") != DataSpec()
     for kwargs, arg in [({"n_train": 0}, "n_train"), ({"n_valid": -5}, "n_valid"),
-                        ({"split_seed": "0"}, "split_seed")]:
+                        ({"split_seed": "0"}, "split_seed"), ({"split": "lab"}, "split"),
+                        ({"split": "report", "n_valid": 10_001}, "n_valid"),
+                        ({"split": "report", "n_train": 50_001}, "n_train"),
+                        ({"split": "report", "split_seed": 1}, "split_seed")]:
         with pytest.raises(ValueError, match=arg):
             DataSpec(**kwargs)
     with pytest.raises(ValueError, match="unknown"):

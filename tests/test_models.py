@@ -187,6 +187,12 @@ def test_build_model_from_dicts():
     c = build_model({"type": "cnn", "channels": [1, 32, 64], "kernels": [[3, 3], [3, 3]],
                      "padding": 1, "linear_sizes": [3136, 128, 10]})
     assert c[0].padding == (1, 1) and c.num_parameters() == 421_642
+    assert c.l2_penalties() == {}
+    d = build_model({"type": "cnn", "channels": [1, 6, 16], "kernels": [[5, 5], [5, 5]],
+                     "linear_sizes": [256, 10], "weight_decay": [1e-3, 2e-3],
+                     "linear_weight_decay": [3e-3], "conv_decay": "double"})
+    assert d.l2_penalties() == {"0.W": 1e-3, "3.W": 2e-3}
+    assert d.weight_decays() == {"0.W": 1e-3, "3.W": 2e-3, "7.W": 3e-3}
     with pytest.raises(ValueError, match="rnn"):
         build_model({"type": "rnn"})
 
@@ -209,6 +215,7 @@ MODELS = {
     "mlp": lambda: mlp([6, 5, 3], activation_name="leakyrelu", weight_decay=[0.01, 0.02]),
     "mlp_dropout_f64": lambda: mlp([6, 5, 4, 3], dropout=0.3, init="xavier", dtype=np.float64),
     "cnn": lambda: small_cnn(weight_decay=[0.1, 0.0], linear_weight_decay=[0.0, 0.3]),
+    "cnn_double_decay": lambda: small_cnn(weight_decay=[0.1, 0.2], conv_decay="double"),
     "cnn_dropout_pad": lambda: cnn([1, 2, 3], [[3, 2], 3], [18, 4, 2], padding=1, dropout=0.25,
                                    activation_name="tanh", input_shape=(1, 12, 10)),
 }
@@ -232,6 +239,7 @@ def test_save_load_round_trip(kind, tmp_path):
     assert loaded.dtype == model.dtype
     assert loaded.meta == model.meta
     assert loaded.weight_decays() == model.weight_decays()
+    assert loaded.l2_penalties() == model.l2_penalties()
     a, b = model.state_dict(), loaded.state_dict()
     assert list(a) == list(b)
     for k in a:

@@ -227,6 +227,49 @@ def test_zero_gradient_only_decays():
     np.testing.assert_array_equal(model[0].params["b"], B0)
 
 
+def test_coupled_l2_feeds_momentum_on_top_of_the_decoupled_decay():
+    # the report's Conv2D as it ran: backward adds wd·W (W before this step's decay) to the
+    # gradient, then its optimizer decays W by (1 − lr·wd) and applies momentum to the sum
+    lr, mu, wd = 0.1, 0.9, 0.2
+    model = tiny(wd=wd)
+    model[0].l2 = wd
+    opt = Momentum(model, lr, momentum=mu)
+    assert opt.l2 == {"0.W": wd}
+    run(opt, model, [G1, G2])
+    g1 = G1["W"] + wd * W0
+    v1 = g1
+    p1 = W0 * (1 - lr * wd) - lr * v1
+    g2 = G2["W"] + wd * p1
+    v2 = mu * v1 + g2
+    p2 = p1 * (1 - lr * wd) - lr * v2
+    np.testing.assert_allclose(model[0].params["W"], p2, rtol=1e-14)
+    np.testing.assert_allclose(opt.velocity["0.W"], v2, rtol=1e-14)
+    # biases get neither
+    np.testing.assert_allclose(model[0].params["b"], B0 - lr * (mu * G1["b"] + G2["b"])
+                               - lr * G1["b"], rtol=1e-14)
+
+
+def test_coupled_l2_on_a_zero_gradient_still_moves_the_weights():
+    # an empty batch in the report's runner: zero data gradient, the L2 term remains
+    lr, wd = 0.1, 0.5
+    model = tiny(wd=wd)
+    model[0].l2 = wd
+    SGD(model, lr).step()
+    np.testing.assert_allclose(model[0].params["W"], W0 * (1 - lr * wd) - lr * wd * W0,
+                               rtol=1e-15)
+
+
+def test_cnn_builder_double_conv_decay_sets_l2_on_conv_layers_only():
+    kw = dict(weight_decay=[0.1, 0.2], linear_weight_decay=[0.3, 0.4], input_shape=(1, 12, 10))
+    model = nnlib.cnn([1, 2, 3], [3, 3], [3, 4, 2], conv_decay="double", **kw)
+    opt = Momentum(model, 0.1)
+    assert opt.l2 == {"0.W": 0.1, "3.W": 0.2}
+    assert opt.weight_decay == {"0.W": 0.1, "3.W": 0.2, "7.W": 0.3, "9.W": 0.4}
+    assert Momentum(nnlib.cnn([1, 2, 3], [3, 3], [3, 4, 2], **kw), 0.1).l2 == {}
+    with pytest.raises(ValueError, match="conv_decay"):
+        nnlib.cnn([1, 2, 3], [3, 3], [3, 4, 2], conv_decay="coupled", **kw)
+
+
 def test_mlp_builder_weight_decay_list_reaches_the_optimizer():
     # layers: 0 Flatten, 1 Linear, 2 act, 3 Dropout, 4 Linear, 5 act, 6 Dropout, 7 Linear
     model = nnlib.mlp([4, 3, 3, 2], weight_decay=[0.1, 0.0, 0.3], dropout=0.5)

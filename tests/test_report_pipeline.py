@@ -82,12 +82,29 @@ def test_error_pages(built):
 @pytest.mark.slow
 def test_headlines_in_index(built):
     heads = built["rows"]["01"]["headlines"]
-    assert heads[0] == {"name": "MLP test accuracy", "ours": 0.981, "ours_std": 0.001,
-                        "report": 0.9806}
-    assert heads[1]["ours_std"] is None and heads[1]["report"] == 0.992
+    mlp, cnn = heads
+    assert {k: mlp[k] for k in ("name", "ours", "ours_std", "n_seeds", "published",
+                                "replayed")} == {
+        "name": "MLP test accuracy", "ours": 0.981, "ours_std": 0.001, "n_seeds": 3,
+        "published": 0.9806, "replayed": 0.97}
+    # verdicts, carried by index.json: 2s = 2·sqrt(0.001² + 0.981·0.019/10000) = 0.0034
+    assert mlp["vs_published"]["verdict"] == "consistent"
+    assert mlp["vs_replayed"]["verdict"] == "lower"
+    assert mlp["vs_replayed"]["difference"] == pytest.approx(0.97 - 0.981)
+    # the old key "report" still means "published"; no replay -> no verdict
+    assert cnn["ours_std"] is None and cnn["published"] == 0.992 and cnn["replayed"] is None
+    assert cnn["vs_published"]["verdict"] == "consistent" and cnn["vs_replayed"] is None
+    index = json.loads((built["out"] / "index.json").read_text())
+    assert index["notebooks"][0]["headlines"][0]["vs_replayed"]["verdict"] == "lower"
     index_html = (built["out"] / "index.html").read_text()
-    assert "MLP test accuracy" in index_html and "0.981 &plusmn; 0.001" in index_html
-    assert "(report: 0.9806)" in index_html
+    assert "MLP test accuracy" in index_html and "0.9810 ± 0.0010 (3 seeds)" in index_html
+    assert "<td class=\"num\">0.9806</td>" in index_html and "lower by 0.0110" in index_html
+    assert "consistent" in index_html
+    table = (built["out"] / "results.md").read_text()
+    assert ("| 01_ok | MLP test accuracy | 0.9806 | 0.9700 | 0.9810 ± 0.0010 (3 seeds) | "
+            "consistent | lower by 0.0110 |") in table
+    assert "| 01_ok | CNN test accuracy | 0.9920 | – | 0.9912 | consistent | – |" \
+        in table
     assert 'href="01_ok.html"' in index_html and 'href="02_fails.html"' in index_html
     assert "fixture failure 42" in index_html
     assert not CDN.search(index_html) and "<style>" in index_html
@@ -177,12 +194,24 @@ def test_headline_helper(monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append((obj, raw)))
     import numpy as np
     rows = report.headline([{"name": "acc", "ours": np.float32(0.5), "ours_std": 0.01,
-                             "report": 0.49}])
-    assert rows == [{"name": "acc", "ours": 0.5, "ours_std": 0.01, "report": 0.49}]
+                             "n_seeds": 2, "report": 0.49, "replayed": np.float64(0.6)}])
+    (row,) = rows
+    assert {k: row[k] for k in ("name", "ours", "ours_std", "n_seeds", "published",
+                                "replayed")} == {
+        "name": "acc", "ours": 0.5, "ours_std": 0.01, "n_seeds": 2, "published": 0.49,
+        "replayed": 0.6}
+    # 2s = 2·sqrt(0.01² + 0.25/10000) = 0.0224: 0.49 is consistent, 0.6 is higher
+    assert row["vs_published"]["verdict"] == "consistent"
+    assert row["vs_replayed"]["verdict"] == "higher"
+    assert row["vs_replayed"]["tolerance"] == pytest.approx(2 * (0.01 ** 2 + 0.25e-4) ** 0.5)
     (obj, raw), = shown
     assert raw is True and obj[report.HEADLINE_MIME] == rows
     json.dumps(obj[report.HEADLINE_MIME])
     assert "acc" in obj["text/plain"] and "0.5 ± 0.01" in obj["text/plain"]
+    assert "higher by 0.1000" in obj["text/plain"]
+    # "ours" that is not an accuracy gets no verdict
+    assert report.headline([{"name": "s", "ours": 12.0, "published": 10.0}])[0][
+        "vs_published"] is None
     with pytest.raises(ValueError):
         report.headline([{"name": "no value"}])
 

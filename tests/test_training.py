@@ -99,6 +99,31 @@ def weights_differ(sa, sb):
     return any(not np.array_equal(sa[k], sb[k]) for k in sa)
 
 
+# ------------------------------------------------------------------- the report's empty step
+def test_empty_final_step_is_one_zero_gradient_update_when_n_is_a_multiple_of_the_batch():
+    train = (TRAIN[0][:256], TRAIN[1][:256])  # 256 = 8 batches of 32: the report ran 9
+    plain, plain_model = make_run(empty_final_step=False)
+    report, report_model = make_run(empty_final_step=True)
+    h_plain = plain.fit(train, VALID, epochs=1, batch_size=BATCH)
+    h_report = report.fit(train, VALID, epochs=1, batch_size=BATCH)
+    assert weights_differ(plain_model.state_dict(), report_model.state_dict())
+    # the same run plus one step from zero gradients: momentum (and decay) only
+    plain.optimizer.zero_grad()
+    plain.optimizer.step()
+    assert_same_weights(plain_model.state_dict(), report_model.state_dict(), "empty step")
+    assert h_report.iterations_per_epoch == 8 and len(h_report.train_loss) == 8
+    assert plain.optimizer.steps == report.optimizer.steps == 9
+
+
+def test_empty_final_step_changes_nothing_when_the_last_batch_is_partial():
+    plain, plain_model = make_run(empty_final_step=False)
+    report, report_model = make_run(empty_final_step=True)
+    plain.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)  # 300 = 9 × 32 + 12
+    report.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)
+    assert_same_weights(plain_model.state_dict(), report_model.state_dict(), "partial batch")
+    assert_same_history(plain.history, report.history, "partial batch")
+
+
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.parametrize("kind", ["mlp", "cnn_adam"])
 def test_model_learns_the_quadrant_task(kind):

@@ -1,0 +1,149 @@
+"""nnlib.compare: the verdict rule, computed by hand here, and the tables built on it."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnlib import compare, reference
+from nnlib.compare import Verdict, comparison_table, headline_row, seed_stats, verdict
+
+
+def spread(mean, std):
+    return math.sqrt(std ** 2 + mean * (1 - mean) / 10_000)
+
+
+# ----------------------------------------------------------------------------- verdict
+def test_one_seed_uses_the_binomial_term_only():
+    m = 0.9572
+    s = math.sqrt(m * (1 - m) / 10_000)  # 0.002024...
+    v = verdict(0.9573, m)  # the replayed LeakyReLU vs one nnlib seed
+    assert v.std == 0.0 and v.n_seeds == 1
+    assert v.spread == pytest.approx(s, rel=1e-12)
+    assert v.label == "consistent" and v.short == "consistent"
+    # 0.9423 (published) is 0.0149 below: more than 2s ≈ 0.0040
+    low = verdict(0.9423, m)
+    assert low.label == "lower" and low.short == "lower by 0.0149"
+    assert low.difference == pytest.approx(0.9423 - m)
+    assert "one seed" in str(low)
+    assert verdict(0.9423, m, float("nan")).std == 0.0  # seed_stats' NaN std of one seed
+
+
+@pytest.mark.parametrize("offset, label", [(+1, "higher"), (-1, "lower")])
+def test_both_directions_and_the_boundary(offset, label):
+    m, sd = 0.95, 0.003
+    tol = 2 * spread(m, sd)
+    inside = verdict(m + offset * (tol - 1e-9), m, sd, 3)
+    outside = verdict(m + offset * (tol + 1e-6), m, sd, 3)
+    assert inside.label == "consistent"
+    assert outside.label == label
+    assert outside.short == f"{label} by {tol + 1e-6:.4f}"
+    assert outside.tolerance == pytest.approx(tol)
+
+
+def test_seed_spread_widens_the_tolerance():
+    # the same gap is "higher" with a tight seed spread and "consistent" with a wide one
+    assert verdict(0.9700, 0.9650, 0.0005, 3).label == "higher"
+    assert verdict(0.9700, 0.9650, 0.0030, 3).label == "consistent"
+
+
+@pytest.mark.parametrize("ref", [None, float("nan"), np.nan])
+def test_missing_reference(ref):
+    v = verdict(ref, 0.98, 0.001, 3)
+    assert v.label == "none" and v.short == "–" and v.difference is None
+    assert v.to_dict() == {"verdict": "none", "reference": None, "difference": None,
+                           "tolerance": pytest.approx(2 * spread(0.98, 0.001))}
+
+
+def test_verdict_rejects_non_accuracies():
+    with pytest.raises(ValueError, match="mean"):
+        verdict(0.9, 96.5)
+    with pytest.raises(ValueError, match="std"):
+        verdict(0.9, 0.9, -0.1)
+
+
+def test_verdict_to_dict_is_json_ready():
+    import json
+    d = verdict(np.float64(0.9806), np.float64(0.9790), np.float64(0.0016), 3).to_dict()
+    assert d["verdict"] == "consistent"
+    json.dumps(d)
+    assert isinstance(Verdict(0.5, 0.5), Verdict)
+
+
+# ----------------------------------------------------------------------------- tables
+def runs_frame():
+    return pd.DataFrame([
+        {"act": "relu", "seed": 0, "test_accuracy": 0.9580, "test_loss": 0.150},
+        {"act": "relu", "seed": 1, "test_accuracy": 0.9590, "test_loss": 0.148},
+        {"act": "relu", "seed": 2, "test_accuracy": 0.9570, "test_loss": 0.152},
+        {"act": "tanh", "seed": 0, "test_accuracy": 0.9500, "test_loss": 0.170},
+    ])
+
+
+def test_seed_stats():
+    stats = seed_stats(runs_frame(), "act")
+    m, s, n = stats["relu"]
+    assert (m, n) == (pytest.approx(0.958), 3) and s == pytest.approx(0.001)
+    assert math.isnan(stats["tanh"][1]) and stats["tanh"][2] == 1
+
+
+def test_comparison_table_columns_and_verdicts():
+    table = comparison_table(runs_frame(), "act",
+                             published={"relu": reference.ACTIVATION["relu"]},
+                             replayed={"relu": reference.REPLAYED_ACTIVATION["relu"]},
+                             labels={"relu": "ReLU"})
+    assert list(table.columns) == ["act", "seeds", "published", "replayed", "nnlib",
+                                   "vs published", "vs replayed", "published loss",
+                                   "replayed loss", "nnlib loss"]
+    relu = table.iloc[0]
+    assert relu["act"] == "ReLU" and relu["seeds"] == 3
+    assert (relu["published"], relu["replayed"]) == ("0.9427", "0.9580")
+    assert relu["nnlib"] == "0.9580 ± 0.0010"
+    assert relu["vs published"] == "lower by 0.0153"
+    assert relu["vs replayed"] == "consistent"
+    assert relu["published loss"] == "0.1968" and relu["nnlib loss"] == "0.1500 ± 0.0020"
+    tanh = table.iloc[1]
+    assert (tanh["published"], tanh["vs published"], tanh["nnlib"]) == ("–", "–", "0.9500")
+
+
+def test_reference_values_accepts_each_form():
+    assert compare.reference_values({"accuracy": 0.9, "loss": 0.3}) == (0.9, 0.3)
+    assert compare.reference_values((0.3, 0.9)) == (0.9, 0.3)
+    assert compare.reference_values(0.9) == (0.9, None)
+    assert compare.reference_values(None) == (None, None)
+
+
+def test_headline_row():
+    row = headline_row("relu", (0.958, 0.001, 3), reference.ACTIVATION["relu"],
+                       reference.REPLAYED_ACTIVATION["relu"])
+    assert row == {"name": "relu", "ours": 0.958, "ours_std": 0.001, "n_seeds": 3,
+                   "published": 0.9427, "replayed": 0.9580}
+    one = headline_row("x", (0.9, float("nan"), 1))
+    assert one["ours_std"] is None and one["published"] is None and one["replayed"] is None
+
+
+def test_difference_verdict_sentences():
+    stats = {"a": (0.96, 0.001, 3), "b": (0.95, 0.001, 3), "c": (0.9605, 0.002, 3),
+             "one": (0.95, float("nan"), 1)}
+    assert "larger than the seed-to-seed noise" in compare.difference_verdict(stats, "a", "b")
+    assert "within the seed-to-seed noise" in compare.difference_verdict(stats, "a", "c")
+    assert "single seed" in compare.difference_verdict(stats, "a", "one")
+    ref = {"a": {"accuracy": 0.94}, "b": (0.3, 0.93)}
+    assert "The report found a − b = +0.0100" in compare.difference_verdict(stats, "a", "b", ref)
+
+
+# ----------------------------------------------------------------------------- reference data
+def test_reference_entries_are_accuracies_with_losses():
+    tables = [reference.ACTIVATION, reference.OPTIMIZER, reference.GRID, reference.GAMMA,
+              reference.WEIGHT_DECAY, reference.CNN_VS_MLP, reference.AUGMENTATION,
+              reference.REPLAYED_ACTIVATION, reference.REPLAYED_OPTIMIZER,
+              reference.REPLAYED_GRID, reference.REPLAYED_GAMMA, reference.REPLAYED_WEIGHT_DECAY,
+              reference.REPLAYED_AUGMENTATION]
+    entries = [e for t in tables for e in t.values()]
+    entries += [reference.MLP_FINAL, reference.CNN, reference.REPLAYED_MLP_FINAL,
+                reference.REPLAYED_CNN]
+    for e in entries:
+        assert 0.9 < e["accuracy"] < 1.0 and 0.0 < e["loss"] < 0.3
+    # every replayed grid cell is a cell of the published grid
+    assert set(reference.REPLAYED_GRID) <= set(reference.GRID)
+    assert len(reference.grid_frame()) == 27 and len(reference.grid_frame(replayed=True)) == 3
