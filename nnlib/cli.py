@@ -145,7 +145,7 @@ def _train_config(args):
 
 
 def cmd_train(args) -> int:
-    from .experiments import RunResult, _data_for, train_run
+    from .experiments import RunResult, load_data, train_run
     from .io import write_json
 
     config, run_dir = _train_config(args)
@@ -167,7 +167,7 @@ def cmd_train(args) -> int:
                                     f"checkpoint/state.npz is missing")
 
     # Data before anything is written: a data problem must not leave a half-made run folder.
-    data = _data_for(config, _data_dir(args))
+    data = load_data(config, _data_dir(args))
 
     if args.resume is not None:
         saved = run_dir / "config.json"

@@ -10,6 +10,7 @@ keeps one-seed verdicts from being over-confident.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -170,6 +171,46 @@ def headline_row(name: str, stats: tuple, published=None, replayed=None) -> dict
             "replayed": reference_values(replayed)[0]}
 
 
+def size_for_accuracy(sizes, accuracies, target: float) -> float | None:
+    """The training-set size at which the curve ``accuracies(sizes)`` first reaches ``target``,
+    by linear interpolation between the measured sizes; None when the curve stays below it or
+    starts above it (the target lies outside the measured range)."""
+    pts = sorted(zip((float(s) for s in sizes), (float(a) for a in accuracies)))
+    if len(pts) < 2 or target < pts[0][1]:
+        return None
+    for (s0, a0), (s1, a1) in itertools.pairwise(pts):
+        if a0 <= target <= a1 and a1 > a0:
+            return s0 + (target - a0) / (a1 - a0) * (s1 - s0)
+        if a0 == target:
+            return s0
+    return pts[-1][0] if pts[-1][1] == target else None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``a − b`` of two of our seed means, with the standard error of that difference
+    (``sqrt(sa²/na + sb²/nb)``; None when either side has fewer than two seeds)."""
+
+    value: float
+    se: float | None
+
+    @property
+    def significant(self) -> bool | None:
+        """``|value| > 2·se`` (True/False), or None when the noise cannot be estimated."""
+        if self.se is None:
+            return None
+        return abs(self.value) > 2 * self.se if self.se > 0 else self.value != 0
+
+
+def difference(stats: dict, a, b) -> Difference:
+    """``a − b`` from ``seed_stats`` output, with its standard error (see :class:`Difference`)."""
+    ma, sa, na = stats[a]
+    mb, sb, nb = stats[b]
+    if na < 2 or nb < 2 or math.isnan(sa) or math.isnan(sb):
+        return Difference(ma - mb, None)
+    return Difference(ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb))
+
+
 def difference_verdict(stats: dict, a, b, reference: dict | None = None,
                        what: str = "test accuracy") -> str:
     """One plain-English sentence: is ``a`` − ``b`` (in our runs) larger than the seed noise?
@@ -178,27 +219,27 @@ def difference_verdict(stats: dict, a, b, reference: dict | None = None,
     two means, sqrt(sa²/na + sb²/nb); "larger than the noise" means |diff| > 2 of those.
     ``reference`` (label → reference entry) adds the report's own difference.
     """
-    ma, sa, na = stats[a]
-    mb, sb, nb = stats[b]
-    diff = ma - mb
+    na, nb = stats[a][2], stats[b][2]
+    d = difference(stats, a, b)
     ref_txt = ""
     if reference is not None and a in reference and b in reference:
         ra, rb = reference_values(reference[a])[0], reference_values(reference[b])[0]
         ref_txt = f"The report found {a} − {b} = {ra - rb:+.4f}; "
-    if na < 2 or nb < 2 or math.isnan(sa) or math.isnan(sb):
-        return (f"{ref_txt}we measured {diff:+.4f} from a single seed each, so we cannot tell "
+    if d.se is None:
+        return (f"{ref_txt}we measured {d.value:+.4f} from a single seed each, so we cannot tell "
                 f"it from seed-to-seed noise (run with more SEEDS).")
-    se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
-    if se == 0:
-        verdict_txt = "identical runs" if diff == 0 else "larger than the (zero) seed noise"
-    elif abs(diff) > 2 * se:
-        verdict_txt = f"larger than the seed-to-seed noise ({abs(diff) / se:.1f} standard errors)"
+    if d.se == 0:
+        verdict_txt = "identical runs" if d.value == 0 else "larger than the (zero) seed noise"
+    elif d.significant:
+        verdict_txt = (f"larger than the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard "
+                       f"errors)")
     else:
-        verdict_txt = (f"within the seed-to-seed noise ({abs(diff) / se:.1f} standard errors), "
+        verdict_txt = (f"within the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard errors), "
                        f"so this difference does not support a conclusion")
-    return (f"{ref_txt}we measured {a} − {b} = {diff:+.4f} in {what} "
+    return (f"{ref_txt}we measured {a} − {b} = {d.value:+.4f} in {what} "
             f"(mean of {na} and {nb} seeds): {verdict_txt}.")
 
 
-__all__ = ["TEST_SIZE", "VERDICT_RULE", "Verdict", "comparison_table", "difference_verdict",
-           "headline_row", "reference_values", "seed_stats", "verdict"]
+__all__ = ["TEST_SIZE", "VERDICT_RULE", "Difference", "Verdict", "comparison_table", "difference",
+           "difference_verdict",
+           "headline_row", "reference_values", "seed_stats", "size_for_accuracy", "verdict"]

@@ -106,9 +106,10 @@ def plot_histories(histories: dict, metric: str = "valid_acc", per: str = "epoch
 
 
 def plot_comparison(df, label_col: str, value: str = "test_accuracy", reference=None,
-                    title: str | None = None):
-    """Bars of mean ± std over seeds per ``label_col`` value, with the report's numbers
-    (``reference``: label → value) as black markers."""
+                    title: str | None = None, replayed=None):
+    """Bars of mean ± std over seeds per ``label_col`` value, with the report's published
+    numbers (``reference``: label → value) as black markers and its code's replayed numbers
+    (``replayed``: label → value) as orange ones."""
     plt = _plt()
     g = df.groupby(label_col, sort=False)[value]
     mean, std = g.mean(), g.std().fillna(0)
@@ -116,17 +117,52 @@ def plot_comparison(df, label_col: str, value: str = "test_accuracy", reference=
     x = np.arange(len(mean))
     ax.bar(x, mean.values, yerr=std.values, capsize=5, color="tab:blue", alpha=0.8,
            label="nnlib (mean ± std over seeds)")
-    if reference:
-        ref = [reference.get(k, np.nan) for k in mean.index]
-        ax.plot(x, ref, "k_", ms=30, mew=3, label="report")
+    refs = []
+    for values, style, label in ((reference, {"color": "k", "marker": "_", "ms": 30, "mew": 3},
+                                  "report (published)"),
+                                 (replayed, {"color": "tab:orange", "marker": "_", "ms": 22,
+                                             "mew": 3}, "report's code, replayed")):
+        if values:
+            ref = np.array([values.get(k, np.nan) for k in mean.index], dtype=float)
+            ax.plot(x, ref, ls="none", label=label, **style)
+            refs.append(ref)
     ax.set_xticks(x, [str(k) for k in mean.index])
-    lo = np.nanmin(np.concatenate([mean.values - std.values,
-                                   np.array(list((reference or {}).values()) or [np.nan])]))
-    ax.set_ylim(max(0, lo - 0.01), min(1.0, np.nanmax(mean.values + std.values) + 0.01)
+    lo = np.nanmin(np.concatenate([mean.values - std.values, *refs]))
+    hi = np.nanmax(np.concatenate([mean.values + std.values, *refs]))
+    ax.set_ylim(max(0, lo - 0.01), min(1.0, hi + 0.01)
                 if value.endswith("accuracy") else None)
     ax.set_ylabel(value.replace("_", " "))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_size_sweep(df, by: str, size: str = "data.n_train", value: str = "test_accuracy",
+                    published: dict | None = None, replayed: dict | None = None,
+                    title: str | None = None):
+    """``value`` against the training-set size, one line (mean ± std over seeds) per ``by``
+    value, with the published (dashed) and replayed (dotted) numbers of the same configuration
+    as horizontal reference lines in its colour. ``published`` / ``replayed``: label → value."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, g) in enumerate(df.groupby(by, sort=False)):
+        c = colors[i % len(colors)]
+        stats = g.groupby(size)[value].agg(["mean", "std"]).sort_index()
+        sizes = stats.index.to_numpy(dtype=float)
+        std = stats["std"].fillna(0).to_numpy()
+        ax.errorbar(sizes, stats["mean"], yerr=std, color=c, marker="o", ms=4, capsize=3,
+                    label=f"{label}: nnlib (mean ± std)")
+        for refs, ls, what in ((published, "--", "published"), (replayed, ":", "replayed")):
+            if refs and refs.get(label) is not None:
+                ax.axhline(refs[label], color=c, ls=ls, lw=1.2, label=f"{label}: {what}")
+    ax.set_xlabel("training images")
+    ax.set_ylabel(value.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
     if title:
         ax.set_title(title)
     fig.tight_layout()

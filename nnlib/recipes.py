@@ -1,5 +1,6 @@
 """The experiments' protocols as configs, defined once and shared by the notebooks (so runs are
-shared through the cache: 02's momentum run *is* 01's LeakyReLU run, 08 reuses 05–07's models).
+shared through the cache: 02's momentum run *is* 01's LeakyReLU run and 03's grid cell lr 0.01 /
+1000 / 1e-4; 08 reuses 05–07's models). The report's own experiments use its exact split.
 
 Every function returns a validated ``Config``; ``quick(cfg)`` shrinks any of them to a smoke run.
 """
@@ -14,33 +15,40 @@ def _seed_config(name: str) -> Config:
 
 
 def _report(cfg: dict) -> Config:
-    """A config in the report's own schema (report initialisation N(0,1)·0.1)."""
+    """A config in the report's own schema (its initialisation N(0,1)·0.1, its exact split, its
+    runner's iteration count)."""
     return load_config(cfg)
 
 
-def activation_base(act: str = "LeakyReLU") -> Config:
-    """Experiments 1–2: MLP [784,1000,10], wd 1e-4, momentum lr 0.01, StepLR(5, gamma 1),
-    batch 32, 20 epochs, full 50k/10k split."""
-    return _report({
-        "model": {"size_list": [784, 1000, 10], "act_func": act,
-                  "weight_decay_list": [1e-4, 1e-4]},
-        "optimizer": {"type": "Momentum", "init_lr": 0.01},
-        "lr_scheduler": {"type": "stepLR", "step_size": 5, "gamma": 1.0},
-        "metric": {"type": "accuracy"}, "loss function": {"type": "cross entropy"},
-        "train": {"batch_size": 32, "epoch": 20, "log_iter": 100}})
+#: The report's search subset (hyperparam_search.py): 10,000 training images (positions
+#: 10,000-19,999 of its split) and 2,000 validation images (the first 2,000).
+SEARCH_SUBSET = {"data.n_train": 10_000, "data.n_valid": 2_000}
 
 
-def grid_base(lr: float = 0.1, hidden: int = 1000, wd: float = 1e-3, gamma: float = 1.0) -> Config:
-    """Experiments 3–4: LeakyReLU MLP, momentum, StepLR(5, gamma), batch 32, 20 epochs,
-    trained on a random 10,000-image subset with 2,000 other images for validation."""
+def grid_base(lr: float = 0.1, hidden: int = 1000, wd: float = 1e-3, gamma: float = 1.0,
+              act: str = "LeakyReLU", optimizer: str = "Momentum") -> Config:
+    """The report's search protocol (experiments 1-4, ``hyperparam_search.py``): MLP [784,
+    hidden, 10] with ``act``, weight decay ``wd`` on both layers, ``optimizer`` at ``lr``,
+    StepLR(5, gamma), batch 32, 20 epochs, trained on the 0.1x subset of the report's split
+    (:data:`SEARCH_SUBSET`), tested on the 10,000 test images."""
     cfg = _report({
-        "model": {"size_list": [784, hidden, 10], "act_func": "LeakyReLU",
+        "model": {"size_list": [784, hidden, 10], "act_func": act,
                   "weight_decay_list": [wd, wd]},
-        "optimizer": {"type": "Momentum", "init_lr": lr},
+        "optimizer": {"type": optimizer, "init_lr": lr},
         "lr_scheduler": {"type": "stepLR", "step_size": 5, "gamma": gamma},
         "metric": {"type": "accuracy"}, "loss function": {"type": "cross entropy"},
         "train": {"batch_size": 32, "epoch": 20, "log_iter": 100}})
-    return with_overrides(cfg, {"data.n_train": 10_000, "data.n_valid": 2_000})
+    return with_overrides(cfg, SEARCH_SUBSET)
+
+
+def activation_base(act: str = "LeakyReLU", optimizer: str = "Momentum") -> Config:
+    """Experiments 1-2: the search protocol at lr 0.01, hidden 1000, wd 1e-4, gamma 1. With the
+    defaults it *is* the grid's cell (lr 0.01, hidden 1000, wd 1e-4): one cached run."""
+    return grid_base(lr=0.01, hidden=1000, wd=1e-4, gamma=1.0, act=act, optimizer=optimizer)
+
+
+#: Training-set sizes of the experiment 1-2 sweep (positions 10,000.. of the report's split).
+SWEEP_SIZES = (2_500, 5_000, 7_500, 10_000)
 
 
 def final_mlp() -> Config:
@@ -48,9 +56,10 @@ def final_mlp() -> Config:
     return _seed_config("mlp_final.json")
 
 
-def seed_cnn() -> Config:
-    """The report's CNN (configs/seed/cnn.json), 5 epochs on 50k."""
-    return _seed_config("cnn.json")
+def seed_cnn(conv_decay: str = "decoupled") -> Config:
+    """The report's CNN (configs/seed/cnn.json), 5 epochs on 50k. ``conv_decay="double"``: its
+    conv layers decayed as the report's code did (decoupled decay plus the L2 gradient term)."""
+    return with_overrides(_seed_config("cnn.json"), {"model.conv_decay": conv_decay})
 
 
 def mlp_improved() -> Config:
@@ -96,3 +105,22 @@ def quick(cfg: Config, epochs: int = 1, n_train: int = 2000, n_valid: int = 500)
     if cfg.schedule.type == "cosine":
         over["schedule.T_max"] = epochs
     return with_overrides(cfg, over)
+
+
+#: Experiment 7's four arms, as ``train.augmentation`` of the final MLP (report split, 5 epochs):
+#: no augmentation; the report's code as it ran (each image augmented once, that set twice per
+#: epoch, no clean originals); as the report intended (the originals plus one augmented copy
+#: each); and the control: no augmentation, every original twice per epoch ("append" with p = 0).
+AUGMENTATION_ARMS = {
+    "none": None,
+    "as run": {"mode": "overwrite", "rotate": 10, "shift": 0.1, "p": 0.5},
+    "as intended": {"mode": "append", "rotate": 10, "shift": 0.1, "p": 0.5},
+    "control": {"mode": "append", "rotate": 10, "shift": 0.1, "p": 0.0},
+}
+
+
+def augmentation_arm(arm: str) -> Config:
+    """The final MLP with one of :data:`AUGMENTATION_ARMS`."""
+    if arm not in AUGMENTATION_ARMS:
+        raise ValueError(f"arm: expected one of {', '.join(AUGMENTATION_ARMS)}, got {arm!r}")
+    return with_overrides(final_mlp(), {"train.augmentation": AUGMENTATION_ARMS[arm]})

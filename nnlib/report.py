@@ -121,8 +121,8 @@ def headline(rows) -> list[dict]:
         r.update(_verdicts(r))
         clean.append(r)
     width = max([len(r["name"]) for r in clean] + [4])
-    lines = [f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
-             f"{'vs published':<18}  vs replayed"]
+    lines = [(f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
+              f"{'vs published':<18}  vs replayed")]
     for r in clean:
         ours = _fmt(r["ours"]) + ("" if r["ours_std"] is None else f" ± {_fmt(r['ours_std'])}")
         lines.append(f"{r['name']:<{width}}  {ours:>18}  {_acc(r['published']):>9}  "

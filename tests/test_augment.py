@@ -259,6 +259,7 @@ def test_append_with_p_zero_is_every_original_twice():
     x = _rng().random((30, 28, 28), dtype=np.float32)
     x2, y2 = append_augmented(x, np.arange(30), _rng(2), p=0.0)
     np.testing.assert_array_equal(x2, np.concatenate([x, x]))
+    np.testing.assert_array_equal(y2, np.concatenate([np.arange(30)] * 2))
 
 
 @pytest.mark.parametrize("mode", ["online", "append", "overwrite"])

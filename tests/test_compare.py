@@ -122,6 +122,18 @@ def test_headline_row():
     assert one["ours_std"] is None and one["published"] is None and one["replayed"] is None
 
 
+def test_difference_and_its_noise():
+    stats = {"a": (0.96, 0.001, 3), "b": (0.95, 0.002, 3), "one": (0.95, float("nan"), 1),
+             "c": (0.9601, 0.001, 3)}
+    d = compare.difference(stats, "a", "b")
+    assert d.value == pytest.approx(0.01)
+    assert d.se == pytest.approx(math.sqrt(0.001 ** 2 / 3 + 0.002 ** 2 / 3))
+    assert d.significant is True
+    assert compare.difference(stats, "a", "c").significant is False
+    assert compare.difference(stats, "a", "one").se is None
+    assert compare.difference(stats, "a", "one").significant is None
+
+
 def test_difference_verdict_sentences():
     stats = {"a": (0.96, 0.001, 3), "b": (0.95, 0.001, 3), "c": (0.9605, 0.002, 3),
              "one": (0.95, float("nan"), 1)}
@@ -130,6 +142,18 @@ def test_difference_verdict_sentences():
     assert "single seed" in compare.difference_verdict(stats, "a", "one")
     ref = {"a": {"accuracy": 0.94}, "b": (0.3, 0.93)}
     assert "The report found a − b = +0.0100" in compare.difference_verdict(stats, "a", "b", ref)
+
+
+def test_size_for_accuracy_interpolates_the_first_crossing():
+    sizes, acc = [2500, 5000, 7500, 10_000], [0.90, 0.92, 0.93, 0.94]
+    assert compare.size_for_accuracy(sizes, acc, 0.91) == pytest.approx(3750)
+    assert compare.size_for_accuracy(sizes[::-1], acc[::-1], 0.935) == pytest.approx(8750)
+    assert compare.size_for_accuracy(sizes, acc, 0.92) == pytest.approx(5000)
+    assert compare.size_for_accuracy(sizes, acc, 0.94) == pytest.approx(10_000)
+    assert compare.size_for_accuracy(sizes, acc, 0.95) is None  # never reached
+    assert compare.size_for_accuracy(sizes, acc, 0.85) is None  # below the smallest size
+    # a dip on the way: the first crossing counts
+    assert compare.size_for_accuracy([1, 2, 3], [0.5, 0.7, 0.6], 0.6) == pytest.approx(1.5)
 
 
 # ----------------------------------------------------------------------------- reference data

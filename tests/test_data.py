@@ -486,6 +486,7 @@ def test_report_split_is_the_labs_permutation(n_valid, n_train):
     (xt, yt), (xv, yv) = report_split(x, y, n_valid, n_train)
     np.testing.assert_array_equal(yt, perm[10_000:10_000 + n])
     np.testing.assert_array_equal(yv, perm[:n_valid])
+    np.testing.assert_array_equal(xv[:, 0], yv)
     np.testing.assert_array_equal(xt[:, 0], yt)
 
 

@@ -106,7 +106,9 @@ def test_force_retrains(tmp_path, count_fits):
     ("train.batch_size", 64),
     ("train.epochs", 2),
     ("data.n_train", 501),
-    ("data.split_seed", 1),
+    ("data.split", "random"),
+    ("train.empty_final_step", False),
+    ("model.init", "he"),
 ])
 def test_run_key_changes_with_any_config_value(path, value):
     cfg = tiny()
@@ -217,6 +219,52 @@ def test_append_augmentation_doubles_the_training_set(tmp_path):
     assert aug.history.iterations_per_epoch == math.ceil(2 * N_TRAIN / BATCH)  # 32
     assert aug.run_dir != plain.run_dir
     assert 0.2 < aug.test_accuracy <= 1.0
+
+
+@pytest.fixture
+def fit_inputs(monkeypatch):
+    """Records the (x, y) training set every ``Trainer.fit`` receives, then trains as usual."""
+    seen = []
+    original = Trainer.fit
+
+    def recording_fit(self, train, valid, *a, **k):
+        seen.append((np.array(train[0]), np.array(train[1]), self.empty_final_step))
+        return original(self, train, valid, *a, **k)
+
+    monkeypatch.setattr(Trainer, "fit", recording_fit)
+    return seen
+
+
+@pytest.mark.parametrize("mode", [None, "append", "overwrite", "append p=0"])
+def test_train_run_trains_on_the_report_split_and_each_modes_set(tmp_path, fit_inputs, mode):
+    from nnlib.augment import append_augmented, overwrite_augmented
+    from nnlib.data import report_split_indices
+    aug = {None: None, "append": {"mode": "append"}, "overwrite": {"mode": "overwrite"},
+           "append p=0": {"mode": "append", "p": 0.0}}[mode]
+    cfg = tiny(**{"train.augmentation": aug})
+    assert cfg.data.split == "report" and cfg.train.empty_final_step
+    run(cfg, 3, runs_dir=tmp_path, progress="off")
+    (x, y, empty_step), = fit_inputs
+    assert empty_step is True
+    # the report split: training images are positions 10,000.. of the lab's permutation
+    x_all, y_all = load_splits(DataSpec(split="report"), experiments.default_data_dir())["train"]
+    _, train_idx = report_split_indices(N_VALID, N_TRAIN)
+    x0, y0 = x_all[:N_TRAIN], y_all[:N_TRAIN]  # the full split's first N_TRAIN = same positions
+    np.testing.assert_array_equal(y0, np.load(experiments.default_data_dir() / "mnist.npz")[
+        "y_train"][train_idx])
+    rng = np.random.default_rng([3, 2])  # what train_run seeds the set-building with
+    if mode is None:
+        expected = (x0, y0)
+    elif mode == "overwrite":
+        expected = overwrite_augmented(x0, y0, rng)
+        a = expected[0][:N_TRAIN]
+        np.testing.assert_array_equal(expected[0], np.concatenate([a, a]))
+    else:
+        expected = append_augmented(x0, y0, rng, p=aug.get("p", 0.5))
+    np.testing.assert_array_equal(x, expected[0])
+    np.testing.assert_array_equal(y, expected[1])
+    if mode == "append p=0":
+        np.testing.assert_array_equal(x, np.concatenate([x0, x0]))
 
 
 def test_online_augmentation_runs_and_changes_the_numbers(tmp_path):

@@ -104,7 +104,7 @@ def test_empty_final_step_is_one_zero_gradient_update_when_n_is_a_multiple_of_th
     train = (TRAIN[0][:256], TRAIN[1][:256])  # 256 = 8 batches of 32: the report ran 9
     plain, plain_model = make_run(empty_final_step=False)
     report, report_model = make_run(empty_final_step=True)
-    h_plain = plain.fit(train, VALID, epochs=1, batch_size=BATCH)
+    plain.fit(train, VALID, epochs=1, batch_size=BATCH)
     h_report = report.fit(train, VALID, epochs=1, batch_size=BATCH)
     assert weights_differ(plain_model.state_dict(), report_model.state_dict())
     # the same run plus one step from zero gradients: momentum (and decay) only

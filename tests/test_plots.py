@@ -1,0 +1,49 @@
+"""nnlib.plots: the comparison figures draw what they are given (Agg backend, no display)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+
+from nnlib import plots
+
+
+def sweep_frame():
+    rows = []
+    for act, base in (("sigmoid", 0.90), ("relu", 0.94)):
+        for n in (2500, 5000, 10_000):
+            for seed in (0, 1):
+                rows.append({"act": act, "data.n_train": n, "seed": seed,
+                             "test_accuracy": base + n / 1e6 + seed * 1e-3})
+    return pd.DataFrame(rows)
+
+
+def test_size_sweep_lines_and_reference_levels():
+    fig = plots.plot_size_sweep(sweep_frame(), "act", published={"sigmoid": 0.9124},
+                                replayed={"sigmoid": 0.9245, "relu": 0.9580}, title="t")
+    ax = fig.axes[0]
+    hlines = {(round(l.get_ydata()[0], 4), l.get_linestyle()) for l in ax.get_lines()
+              if len(set(l.get_ydata())) == 1 and len(l.get_ydata()) == 2}
+    assert hlines == {(0.9124, "--"), (0.9245, ":"), (0.958, ":")}
+    # the mean lines: one point per size, mean over the two seeds
+    means = [l for l in ax.get_lines() if l.get_marker() == "o"]
+    assert len(means) == 2
+    np.testing.assert_allclose(np.asarray(means[0].get_ydata(), float), [0.9030, 0.9055, 0.9105])
+    assert ax.get_xlabel() == "training images" and ax.get_title() == "t"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "sigmoid: published" in labels and "relu: replayed" in labels
+    assert "relu: published" not in labels
+
+
+def test_comparison_marks_published_and_replayed():
+    df = pd.DataFrame({"opt": ["sgd", "sgd", "momentum", "momentum"],
+                       "test_accuracy": [0.938, 0.940, 0.957, 0.958]})
+    fig = plots.plot_comparison(df, "opt", reference={"sgd": 0.9225, "momentum": 0.9423},
+                                replayed={"sgd": 0.9374})
+    ax = fig.axes[0]
+    markers = {l.get_label(): l.get_ydata() for l in ax.get_lines() if l.get_linestyle() == "None"}
+    np.testing.assert_allclose(markers["report (published)"], [0.9225, 0.9423])
+    np.testing.assert_allclose(markers["report's code, replayed"], [0.9374, np.nan])
+    lo, hi = ax.get_ylim()
+    assert lo <= 0.9225 and hi >= 0.958
