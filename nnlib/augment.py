@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["Augmentation", "affine", "append_augmented", "overwrite_augmented", "random_affine"]
+__all__ = ["MODES", "Augmentation", "affine", "append_augmented", "overwrite_augmented",
+           "random_affine"]
 
 _CHUNK = 256  # images per vectorised block; bounds temporaries to ~chunk * H * W elements
-_MODES = ("online", "append", "overwrite")
+#: How the trainer uses augmentation (see :class:`Augmentation`).
+MODES = ("online", "append", "overwrite")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -282,8 +284,8 @@ class Augmentation:
     p: float = 0.5
 
     def __post_init__(self):
-        if self.mode not in _MODES:
-            allowed = ", ".join(map(repr, _MODES))
+        if self.mode not in MODES:
+            allowed = ", ".join(map(repr, MODES))
             raise ValueError(f"mode must be one of {allowed}; got {self.mode!r}")
         for name in ("rotate", "shift", "p"):
             value = getattr(self, name)

@@ -83,11 +83,12 @@ class Verdict:
 def verdict(reference, mean: float, std: float | None = None, n_seeds: int = 1,
             n_test: int = TEST_SIZE) -> Verdict:
     """The verdict of a ``reference`` accuracy (None/NaN: none) against our ``mean`` ± ``std``
-    over ``n_seeds`` seeds (``std`` None or NaN: one seed, counted as 0)."""
+    over ``n_seeds`` seeds. With one seed the spread is counted as 0 whatever ``std`` says
+    (``seed_stats`` gives NaN there)."""
     mean = float(mean)
     if not 0.0 <= mean <= 1.0:
         raise ValueError(f"mean: expected an accuracy in [0, 1], got {mean!r}")
-    std = 0.0 if std is None or (isinstance(std, float) and math.isnan(std)) else float(std)
+    std = 0.0 if std is None or _isnan(std) or int(n_seeds) < 2 else float(std)
     if std < 0:
         raise ValueError(f"std: expected >= 0, got {std!r}")
     ref = None if reference is None or _isnan(reference) else float(reference)
@@ -151,11 +152,13 @@ def comparison_table(df, by: str, published: dict | None = None, replayed: dict 
     for label, (m, s, n) in acc.items():
         pub_acc, pub_loss = reference_values((published or {}).get(label))
         rep_acc, rep_loss = reference_values((replayed or {}).get(label))
+
+        def judged(ref, m=m, s=s, n=n):  # no runs of this label finished: nothing to judge
+            return "–" if math.isnan(m) else verdict(ref, m, s, n).short
         rows.append({
             by: (labels or {}).get(label, label), "seeds": n,
             "published": _num(pub_acc), "replayed": _num(rep_acc), "nnlib": _pm(m, s),
-            "vs published": verdict(pub_acc, m, s, n).short,
-            "vs replayed": verdict(rep_acc, m, s, n).short,
+            "vs published": judged(pub_acc), "vs replayed": judged(rep_acc),
             "published loss": _num(pub_loss), "replayed loss": _num(rep_loss),
             "nnlib loss": _pm(loss[label][0], loss[label][1]),
         })
@@ -188,11 +191,16 @@ def size_for_accuracy(sizes, accuracies, target: float) -> float | None:
 
 @dataclass(frozen=True)
 class Difference:
-    """``a − b`` of two of our seed means, with the standard error of that difference
-    (``sqrt(sa²/na + sb²/nb)``; None when either side has fewer than two seeds)."""
+    """``a − b`` of our runs with the standard error of that difference (None when it cannot
+    be estimated: fewer than two seeds). Unpaired (:func:`difference`): two seed means,
+    ``sqrt(sa²/na + sb²/nb)``; paired (:func:`paired_difference`): the mean of per-seed
+    differences and its standard error."""
 
     value: float
     se: float | None
+    n_a: int = 1
+    n_b: int = 1
+    paired: bool = False
 
     @property
     def significant(self) -> bool | None:
@@ -207,8 +215,41 @@ def difference(stats: dict, a, b) -> Difference:
     ma, sa, na = stats[a]
     mb, sb, nb = stats[b]
     if na < 2 or nb < 2 or math.isnan(sa) or math.isnan(sb):
-        return Difference(ma - mb, None)
-    return Difference(ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb))
+        return Difference(ma - mb, None, na, nb)
+    return Difference(ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb), na, nb)
+
+
+def paired_difference(df, by: str, a, b, value: str = "test_accuracy",
+                      pair: str = "seed") -> Difference:
+    """``a − b`` as the mean of per-``pair`` differences (runs of one seed share their initial
+    weights and, where the data allow, their shuffles), with the standard error of that mean
+    (``sd(differences)/sqrt(n)``; None with fewer than two pairs). Pairing removes the part of
+    the seed noise both sides share, so it detects smaller effects than :func:`difference`."""
+    sides = [df[df[by] == label].set_index(pair)[value] for label in (a, b)]
+    both = sides[0].to_frame("a").join(sides[1].to_frame("b"), how="inner").dropna()
+    if both.empty:
+        raise ValueError(f"{by}: no {pair} has runs of both {a!r} and {b!r}")
+    d = (both["a"] - both["b"]).to_numpy(dtype=float)
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None
+    return Difference(float(d.mean()), se, len(d), len(d), paired=True)
+
+
+def describe(d: Difference, a, b, what: str = "test accuracy") -> str:
+    """One plain-English sentence for a :class:`Difference`: larger than the noise or not."""
+    how = (f"mean of {d.n_a} per-seed differences" if d.paired
+           else f"mean of {d.n_a} and {d.n_b} seeds")
+    if d.se is None:
+        return (f"we measured {a} − {b} = {d.value:+.4f} in {what} from a single seed each, so "
+                f"we cannot tell it from seed-to-seed noise (run with more SEEDS).")
+    if d.se == 0:
+        verdict_txt = "identical runs" if d.value == 0 else "larger than the (zero) seed noise"
+    elif d.significant:
+        verdict_txt = (f"larger than the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard "
+                       f"errors)")
+    else:
+        verdict_txt = (f"within the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard errors), "
+                       f"so this difference does not support a conclusion")
+    return f"we measured {a} − {b} = {d.value:+.4f} in {what} ({how}): {verdict_txt}."
 
 
 def difference_verdict(stats: dict, a, b, reference: dict | None = None,
@@ -219,27 +260,66 @@ def difference_verdict(stats: dict, a, b, reference: dict | None = None,
     two means, sqrt(sa²/na + sb²/nb); "larger than the noise" means |diff| > 2 of those.
     ``reference`` (label → reference entry) adds the report's own difference.
     """
-    na, nb = stats[a][2], stats[b][2]
     d = difference(stats, a, b)
-    ref_txt = ""
+    text = describe(d, a, b, what)
     if reference is not None and a in reference and b in reference:
         ra, rb = reference_values(reference[a])[0], reference_values(reference[b])[0]
-        ref_txt = f"The report found {a} − {b} = {ra - rb:+.4f}; "
-    if d.se is None:
-        return (f"{ref_txt}we measured {d.value:+.4f} from a single seed each, so we cannot tell "
-                f"it from seed-to-seed noise (run with more SEEDS).")
-    if d.se == 0:
-        verdict_txt = "identical runs" if d.value == 0 else "larger than the (zero) seed noise"
-    elif d.significant:
-        verdict_txt = (f"larger than the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard "
-                       f"errors)")
-    else:
-        verdict_txt = (f"within the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard errors), "
-                       f"so this difference does not support a conclusion")
-    return (f"{ref_txt}we measured {a} − {b} = {d.value:+.4f} in {what} "
-            f"(mean of {na} and {nb} seeds): {verdict_txt}.")
+        return f"The report found {a} − {b} = {ra - rb:+.4f}; {text}"
+    return text[0].upper() + text[1:]
 
 
-__all__ = ["TEST_SIZE", "VERDICT_RULE", "Difference", "Verdict", "comparison_table", "difference",
-           "difference_verdict",
-           "headline_row", "reference_values", "seed_stats", "size_for_accuracy", "verdict"]
+def verdict_counts(table, column: str) -> dict:
+    """``{"consistent": k, "higher": k, "lower": k}`` of a :func:`comparison_table` column
+    (rows without a reference are not counted)."""
+    labels = table[column].map(lambda v: v.split()[0])
+    return {k: int((labels == k).sum()) for k in ("consistent", "higher", "lower")}
+
+
+@dataclass(frozen=True)
+class SizeSweep:
+    """A training-set-size sweep against reference numbers (see :func:`size_sweep`).
+
+    ``table``: one row per label, our mean accuracy at each size, and the size at which the
+    curve reaches the published and the replayed number (display strings). ``reached`` /
+    ``replayed_reached``: those sizes as numbers, None outside the measured range.
+    """
+
+    table: object
+    reached: dict
+    replayed_reached: dict
+    sizes: tuple
+
+    def supports_fewer_images(self) -> bool:
+        """Every published number is reached inside the sweep, below its largest size."""
+        at = list(self.reached.values())
+        return bool(at) and all(n is not None and n < max(self.sizes) for n in at)
+
+
+def size_sweep(df, by: str, published: dict, replayed: dict | None = None,
+               size: str = "data.n_train", value: str = "test_accuracy") -> SizeSweep:
+    """Summarise a grid over (``by``, ``size``): mean ``value`` per size and label, and where
+    (:func:`size_for_accuracy`) each label's curve reaches its published / replayed number."""
+    import pandas as pd
+    means = df.groupby([by, size], sort=False)[value].mean()
+    sizes = tuple(sorted({int(n) for n in df[size]}))
+    rows, reached, rep_reached = [], {}, {}
+    for label in dict.fromkeys(df[by]):
+        curve = means[label].sort_index()
+        pub = reference_values(published.get(label))[0]
+        rep = reference_values((replayed or {}).get(label))[0]
+        reached[label] = None if pub is None else size_for_accuracy(curve.index, curve, pub)
+        rep_reached[label] = None if rep is None else size_for_accuracy(curve.index, curve, rep)
+
+        def where(n, ref):
+            return "–" if ref is None else "outside the sweep" if n is None else f"{n:,.0f}"
+        rows.append({by: label, "published": _num(pub), "replayed": _num(rep),
+                     **{f"nnlib, {int(n):,} images": f"{m:.4f}" for n, m in curve.items()},
+                     "published reached at (images)": where(reached[label], pub),
+                     "replayed reached at (images)": where(rep_reached[label], rep)})
+    return SizeSweep(pd.DataFrame(rows), reached, rep_reached, sizes)
+
+
+__all__ = ["TEST_SIZE", "VERDICT_RULE", "Difference", "SizeSweep", "Verdict", "comparison_table",
+           "describe", "difference", "difference_verdict", "headline_row", "paired_difference",
+           "reference_values", "seed_stats", "size_for_accuracy", "size_sweep", "verdict",
+           "verdict_counts"]

@@ -1,4 +1,4 @@
-"""Experiment configs: read, check and normalise JSON into frozen dataclasses (stdlib only).
+"""Experiment configs: read, check and normalise JSON into frozen dataclasses.
 
 Two input schemas are accepted and give the same ``Config``:
 
@@ -7,7 +7,9 @@ Two input schemas are accepted and give the same ``Config``:
   ``weight_decay_list``, ``channel_list``, ``kernel_list``, ``linear_size_list``,
   ``linear_weight_decay_list``, ``init_lr``, ``epoch``; type names in any case ("Momentum",
   "stepLR", "CNN"). Such a config (recognised by any of those report-only keys, or by ``metric`` /
-  ``"loss function"``) defaults to the report's init "normal0.1" (N(0,1)·0.1);
+  ``"loss function"``) defaults to what the report's code did: init "normal0.1" (N(0,1)·0.1),
+  ``data.split`` "report" and ``train.empty_final_step`` true. One report-only key is enough
+  (e.g. ``"epoch"`` instead of ``"epochs"``); state the three fields to override them;
 * our own, which is what ``Config.to_dict()`` writes::
 
     {"model":     {"type": "mlp", "sizes": [784, 1000, 10], "activation": "leakyrelu",
@@ -60,6 +62,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .augment import MODES as AUG_MODES
+from .data import N_TRAIN_IMAGES as N_TRAIN_TOTAL
+from .data import REPORT_TRAIN_START, SPLITS
+from .models import CONV_DECAYS
+
 __all__ = [
     "IMAGE_SIZE",
     "N_CLASSES",
@@ -83,17 +90,12 @@ __all__ = [
 IMAGE_SIZE = 28
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 N_CLASSES = 10
-N_TRAIN_TOTAL = 60_000
 
 ACTIVATIONS = ("relu", "leakyrelu", "sigmoid", "tanh")
 INITS = ("normal0.1", "he", "xavier")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("steplr", "multisteplr", "exponentiallr", "cosine", "none")
 MODELS = ("mlp", "cnn")
-AUG_MODES = ("online", "append", "overwrite")
-SPLITS = ("random", "report")
-CONV_DECAYS = ("decoupled", "double")
-REPORT_TRAIN_START = 10_000  # the report split's training images start at this position
 
 # Fields each type uses (besides "type"); drives to_dict(), "not used by" errors and overrides.
 OPTIMIZER_FIELDS = {"sgd": ("lr",), "momentum": ("lr", "momentum", "nesterov"),

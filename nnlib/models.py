@@ -13,6 +13,9 @@ from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, activat
                      layer_from_config)
 
 INITS = ("normal0.1", "he", "xavier")
+#: How a cnn's conv kernels are decayed: "decoupled" (``W *= 1 − lr·wd``, like every layer) or
+#: "double" (the report's code: that, plus ``wd·W`` added to the kernel gradient).
+CONV_DECAYS = ("decoupled", "double")
 FORMAT = "nnlib-model/1"
 
 
@@ -237,8 +240,8 @@ def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: st
     ``conv_decay="double"`` decays the conv kernels as the report's code did: the decoupled
     ``weight_decay`` *and* the same value as a coupled L2 term in their gradient (``layer.l2``).
     """
-    if conv_decay not in ("decoupled", "double"):
-        raise ValueError(f"conv_decay must be 'decoupled' or 'double', got {conv_decay!r}")
+    if conv_decay not in CONV_DECAYS:
+        raise ValueError(f"conv_decay must be one of {', '.join(CONV_DECAYS)}, got {conv_decay!r}")
     channels = [int(c) for c in channels]
     if len(kernels) != len(channels) - 1:
         raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), got {len(kernels)}")

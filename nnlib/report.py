@@ -65,10 +65,6 @@ def _num(x):
         raise ValueError(f"headline value {x!r} is not a number") from None
 
 
-def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
 def _acc(x) -> str:
     return "–" if x is None else f"{x:.4f}"
 
@@ -124,7 +120,7 @@ def headline(rows) -> list[dict]:
     lines = [(f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
               f"{'vs published':<18}  vs replayed")]
     for r in clean:
-        ours = _fmt(r["ours"]) + ("" if r["ours_std"] is None else f" ± {_fmt(r['ours_std'])}")
+        ours = _acc(r["ours"]) + ("" if r["ours_std"] is None else f" ± {r['ours_std']:.4f}")
         lines.append(f"{r['name']:<{width}}  {ours:>18}  {_acc(r['published']):>9}  "
                      f"{_acc(r['replayed']):>8}  {verdict_text(r['vs_published']):<18}  "
                      f"{verdict_text(r['vs_replayed'])}")
@@ -406,6 +402,7 @@ text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{white-space:nowr
 .err{color:#c62828;font-size:.9em}h2{font-size:1.25em;margin-top:1.6em}
 .legend{color:#444;font-size:.92em}.heads td{font-size:.93em}
 .v-consistent{color:#1a7f37}.v-higher,.v-lower{color:#9a6700;font-weight:600}
+.heads td[class^="v-"]{white-space:nowrap}
 code{font-size:.92em}a{color:#0b5cad}
 """
 

@@ -27,6 +27,8 @@ def test_one_seed_uses_the_binomial_term_only():
     assert low.difference == pytest.approx(0.9423 - m)
     assert "one seed" in str(low)
     assert verdict(0.9423, m, float("nan")).std == 0.0  # seed_stats' NaN std of one seed
+    assert verdict(0.9423, m, np.float32("nan")).std == 0.0
+    assert verdict(0.9423, m, 0.05, n_seeds=1).std == 0.0  # one seed has no seed spread
 
 
 @pytest.mark.parametrize("offset, label", [(+1, "higher"), (-1, "lower")])
@@ -59,7 +61,7 @@ def test_verdict_rejects_non_accuracies():
     with pytest.raises(ValueError, match="mean"):
         verdict(0.9, 96.5)
     with pytest.raises(ValueError, match="std"):
-        verdict(0.9, 0.9, -0.1)
+        verdict(0.9, 0.9, -0.1, n_seeds=3)
 
 
 def test_verdict_to_dict_is_json_ready():
@@ -104,6 +106,12 @@ def test_comparison_table_columns_and_verdicts():
     assert relu["published loss"] == "0.1968" and relu["nnlib loss"] == "0.1500 ± 0.0020"
     tanh = table.iloc[1]
     assert (tanh["published"], tanh["vs published"], tanh["nnlib"]) == ("–", "–", "0.9500")
+    # a label whose runs all failed (NaN metrics) is shown, not judged
+    failed = pd.concat([runs_frame(), pd.DataFrame([{"act": "elu", "seed": 0,
+                                                     "test_accuracy": np.nan,
+                                                     "test_loss": np.nan}])])
+    row = comparison_table(failed, "act", published={"elu": 0.9}).iloc[2]
+    assert (row["nnlib"], row["vs published"]) == ("—", "–")
 
 
 def test_reference_values_accepts_each_form():
@@ -132,6 +140,59 @@ def test_difference_and_its_noise():
     assert compare.difference(stats, "a", "c").significant is False
     assert compare.difference(stats, "a", "one").se is None
     assert compare.difference(stats, "a", "one").significant is None
+
+
+def test_paired_difference_removes_the_shared_seed_noise():
+    # seeds move both sides together (+-0.004); the effect is a steady +0.001
+    base = {0: 0.950, 1: 0.958, 2: 0.946, 3: 0.954}
+    rows = [{"arm": arm, "seed": s, "test_accuracy": acc + (0.001 + 1e-5 * s if arm == "b" else 0)}
+            for s, acc in base.items() for arm in ("a", "b")]
+    df = pd.DataFrame(rows[::-1])  # order must not matter: pairs are matched by seed
+    paired = compare.paired_difference(df, "arm", "b", "a")
+    diffs = np.array([0.001 + 1e-5 * s for s in base])
+    assert paired.value == pytest.approx(diffs.mean())
+    assert paired.se == pytest.approx(diffs.std(ddof=1) / 2)
+    assert paired.paired and paired.n_a == 4 and paired.significant is True
+    unpaired = compare.difference(compare.seed_stats(df, "arm"), "b", "a")
+    assert unpaired.value == pytest.approx(paired.value) and unpaired.significant is False
+    assert "mean of 4 per-seed differences" in compare.describe(paired, "b", "a")
+    # a seed run on one side only is left out; no common seed is an error naming both sides
+    lone = pd.concat([df, pd.DataFrame([{"arm": "b", "seed": 9, "test_accuracy": 0.5}])])
+    assert compare.paired_difference(lone, "arm", "b", "a").value == pytest.approx(paired.value)
+    with pytest.raises(ValueError, match="'b' and 'c'"):
+        compare.paired_difference(df, "arm", "b", "c")
+    one = compare.paired_difference(df[df["seed"] == 0], "arm", "b", "a")
+    assert one.se is None and one.significant is None
+
+
+def test_verdict_counts():
+    table = pd.DataFrame({"vs published": ["consistent", "higher by 0.01", "lower by 0.02",
+                                           "lower by 0.03", "–"]})
+    assert compare.verdict_counts(table, "vs published") == {"consistent": 1, "higher": 1,
+                                                             "lower": 2}
+
+
+def test_size_sweep_summary():
+    rows = [{"act": act, "data.n_train": n, "seed": s,
+             "test_accuracy": base + {2500: 0.0, 5000: 0.02, 10_000: 0.04}[n]}
+            for act, base in (("relu", 0.91), ("tanh", 0.97)) for n in (2500, 5000, 10_000)
+            for s in (0, 1)]
+    sweep = compare.size_sweep(pd.DataFrame(rows), "act",
+                               published={"relu": 0.94, "tanh": 0.90},
+                               replayed={"relu": {"accuracy": 0.95}})
+    assert sweep.sizes == (2500, 5000, 10_000)
+    assert sweep.reached["relu"] == pytest.approx(7500)  # 0.93 at 5,000 -> 0.95 at 10,000
+    assert sweep.reached["tanh"] is None  # 0.90 is below its whole curve
+    assert sweep.replayed_reached["relu"] == pytest.approx(10_000)
+    assert sweep.replayed_reached["tanh"] is None
+    t = sweep.table.set_index("act")
+    assert t.loc["relu", "published reached at (images)"] == "7,500"
+    assert t.loc["tanh", "published reached at (images)"] == "outside the sweep"
+    assert t.loc["tanh", "replayed reached at (images)"] == "–"
+    assert t.loc["relu", "nnlib, 5,000 images"] == "0.9300"
+    assert not sweep.supports_fewer_images()
+    only_relu = compare.size_sweep(pd.DataFrame(rows[:6]), "act", published={"relu": 0.94})
+    assert only_relu.supports_fewer_images()
 
 
 def test_difference_verdict_sentences():
@@ -170,4 +231,4 @@ def test_reference_entries_are_accuracies_with_losses():
         assert 0.9 < e["accuracy"] < 1.0 and 0.0 < e["loss"] < 0.3
     # every replayed grid cell is a cell of the published grid
     assert set(reference.REPLAYED_GRID) <= set(reference.GRID)
-    assert len(reference.grid_frame()) == 27 and len(reference.grid_frame(replayed=True)) == 3
+    assert len(reference.grid_frame()) == 27 and len(reference.grid_frame(replayed=True)) == 2

@@ -92,6 +92,27 @@ def test_own_schema_defaults_to_a_random_split():
     assert (ours_report.data.split, ours_report.data.n_train) == ("report", 10_000)
 
 
+@pytest.mark.parametrize("section, key, value", [
+    ("train", "epoch", 5), ("optimizer", "init_lr", 0.1), ("model", "act_func", "relu")])
+def test_one_report_key_implies_all_three_report_defaults(section, key, value):
+    raw = {"model": {"sizes": [784, 10]}, "optimizer": {"type": "sgd", "lr": 0.1},
+           "train": {"epochs": 5}}
+    own = load_config(raw)
+    assert (own.model.init, own.data.split, own.train.empty_final_step) == ("he", "random", False)
+    alias = {"epoch": "epochs", "init_lr": "lr", "act_func": "activation"}[key]
+    raw[section].pop(alias, None)
+    raw[section][key] = value
+    cfg = load_config(raw)
+    assert (cfg.model.init, cfg.data.split, cfg.train.empty_final_step) == (
+        "normal0.1", "report", True)
+    # each default can be overridden explicitly
+    raw.update(data={"split": "random"})
+    raw["model"]["init"] = "he"
+    raw["train"]["empty_final_step"] = False
+    assert load_config(raw).to_dict() == with_overrides(own, {
+        "optimizer.lr": cfg.optimizer.lr, "model.activation": cfg.model.activation}).to_dict()
+
+
 def test_switching_the_split_drops_the_seed_and_changes_the_key():
     report = load_config(SEED_MLP)
     random = with_overrides(report, {"data.split": "random"})

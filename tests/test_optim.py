@@ -270,6 +270,22 @@ def test_cnn_builder_double_conv_decay_sets_l2_on_conv_layers_only():
         nnlib.cnn([1, 2, 3], [3, 3], [3, 4, 2], conv_decay="coupled", **kw)
 
 
+def test_conv_decay_from_a_config_reaches_the_optimizer():
+    from nnlib.config import load_config
+    from nnlib.models import build_model
+    raw = {"model": {"type": "CNN", "channel_list": [1, 6, 16], "kernel_list": [[5, 5], [5, 5]],
+                     "linear_size_list": [256, 128, 64, 10], "act_func": "LeakyReLU",
+                     "weight_decay_list": [1e-3, 2e-3], "conv_decay": "double",
+                     "linear_weight_decay_list": [1e-3, 1e-3, 1e-3]},
+           "optimizer": {"type": "Momentum", "init_lr": 0.01}}
+    cfg = load_config(raw)
+    opt = build_optimizer(cfg.optimizer, build_model(cfg.model))
+    assert opt.l2 == {"0.W": 1e-3, "3.W": 2e-3}
+    raw["model"]["conv_decay"] = "decoupled"
+    cfg = load_config(raw)
+    assert build_optimizer(cfg.optimizer, build_model(cfg.model)).l2 == {}
+
+
 def test_mlp_builder_weight_decay_list_reaches_the_optimizer():
     # layers: 0 Flatten, 1 Linear, 2 act, 3 Dropout, 4 Linear, 5 act, 6 Dropout, 7 Linear
     model = nnlib.mlp([4, 3, 3, 2], weight_decay=[0.1, 0.0, 0.3], dropout=0.5)

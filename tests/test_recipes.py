@@ -29,9 +29,10 @@ def test_experiments_1_2_and_the_grid_cell_are_one_run():
                                                   "model.weight_decay": [1e-4, 1e-4]})
     keys = {run_key(c, 0) for c in (leaky, from_01, from_02, from_03)}
     assert len(keys) == 1
-    # and the gamma sweep's gamma 1 is the grid's chosen cell
-    assert run_key(recipes.grid_base(0.1, 1000, 1e-3, 1.0), 0) == run_key(
-        with_overrides(recipes.grid_base(), {"schedule.gamma": 1.0}), 0)
+    # notebook 04 overrides schedule.gamma on the grid's chosen cell: the recipe's own config
+    assert run_key(recipes.grid_base(0.1, 1000, 1e-3, 0.5), 0) == run_key(
+        with_overrides(recipes.grid_base(), {"schedule.gamma": 0.5}), 0)
+    assert recipes.grid_base(gamma=0.5).schedule.gamma == 0.5
 
 
 def test_sweep_sizes_fit_the_report_split():

@@ -207,7 +207,7 @@ def test_headline_helper(monkeypatch):
     (obj, raw), = shown
     assert raw is True and obj[report.HEADLINE_MIME] == rows
     json.dumps(obj[report.HEADLINE_MIME])
-    assert "acc" in obj["text/plain"] and "0.5 ± 0.01" in obj["text/plain"]
+    assert "acc" in obj["text/plain"] and "0.5000 ± 0.0100" in obj["text/plain"]
     assert "higher by 0.1000" in obj["text/plain"]
     # "ours" that is not an accuracy gets no verdict
     assert report.headline([{"name": "s", "ours": 12.0, "published": 10.0}])[0][

@@ -100,19 +100,34 @@ def weights_differ(sa, sb):
 
 
 # ------------------------------------------------------------------- the report's empty step
+def _decayed_run(empty_final_step):
+    model = mlp([64, 16, 4], weight_decay=[0.01, 0.02], rng=np.random.default_rng(123))
+    opt = Momentum(model, 0.05)
+    sched = StepLR(opt, step_size=1, gamma=0.5)  # a new lr every epoch
+    trainer = Trainer(model, opt, schedule=sched, seed=0, progress="off",
+                      empty_final_step=empty_final_step)
+    return trainer, model
+
+
 def test_empty_final_step_is_one_zero_gradient_update_when_n_is_a_multiple_of_the_batch():
     train = (TRAIN[0][:256], TRAIN[1][:256])  # 256 = 8 batches of 32: the report ran 9
-    plain, plain_model = make_run(empty_final_step=False)
-    report, report_model = make_run(empty_final_step=True)
-    plain.fit(train, VALID, epochs=1, batch_size=BATCH)
-    h_report = report.fit(train, VALID, epochs=1, batch_size=BATCH)
-    assert weights_differ(plain_model.state_dict(), report_model.state_dict())
-    # the same run plus one step from zero gradients: momentum (and decay) only
-    plain.optimizer.zero_grad()
-    plain.optimizer.step()
+    report, report_model = _decayed_run(True)
+    h_report = report.fit(train, VALID, epochs=2, batch_size=BATCH)
+    # by hand: each epoch's 8 batches, then one step from zero gradients at *that epoch's* lr
+    # (momentum and the decoupled weight decay move the weights), then the schedule steps
+    plain, plain_model = _decayed_run(False)
+    for epoch in range(2):
+        plain.fit(train, VALID, epochs=epoch + 1, batch_size=BATCH)
+        plain.optimizer.lr = 0.05 * 0.5 ** epoch
+        plain.optimizer.zero_grad()
+        plain.optimizer.step()
+        plain.optimizer.lr = 0.05 * 0.5 ** (epoch + 1)
     assert_same_weights(plain_model.state_dict(), report_model.state_dict(), "empty step")
-    assert h_report.iterations_per_epoch == 8 and len(h_report.train_loss) == 8
-    assert plain.optimizer.steps == report.optimizer.steps == 9
+    assert h_report.iterations_per_epoch == 8 and len(h_report.train_loss) == 16
+    assert plain.optimizer.steps == report.optimizer.steps == 18
+    without, without_model = _decayed_run(False)  # the step is not a no-op
+    without.fit(train, VALID, epochs=2, batch_size=BATCH)
+    assert weights_differ(without_model.state_dict(), report_model.state_dict())
 
 
 def test_empty_final_step_changes_nothing_when_the_last_batch_is_partial():
