@@ -4,8 +4,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nnlib.augment import (Augmentation, affine, append_augmented, overwrite_augmented,
-                           random_affine)
+from nnlib.augment import (
+    Augmentation,
+    affine,
+    append_augmented,
+    overwrite_augmented,
+    random_affine,
+)
 
 
 def _rng(seed=0):

@@ -260,7 +260,7 @@ def test_coupled_l2_on_a_zero_gradient_still_moves_the_weights():
 
 
 def test_cnn_builder_double_conv_decay_sets_l2_on_conv_layers_only():
-    kw = dict(weight_decay=[0.1, 0.2], linear_weight_decay=[0.3, 0.4], input_shape=(1, 12, 10))
+    kw = {"weight_decay": [0.1, 0.2], "linear_weight_decay": [0.3, 0.4], "input_shape": (1, 12, 10)}
     model = nnlib.cnn([1, 2, 3], [3, 3], [3, 4, 2], conv_decay="double", **kw)
     opt = Momentum(model, 0.1)
     assert opt.l2 == {"0.W": 0.1, "3.W": 0.2}
