@@ -1,4 +1,4 @@
-"""Throughput of nnlib.augment.random_affine on 28×28 float32 images; prints one JSON line.
+"""Throughput of nnlib.lab.augment.random_affine on 28×28 float32 images; prints one JSON line.
 
 * ``images_per_s``: one call on a large batch (default 10,000 images), median over repeats;
 * ``batch32_images_per_s``: on-the-fly use, successive calls on 32-image minibatches covering the
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from nnlib.augment import random_affine
+from nnlib.lab.augment import random_affine
 
 
 def _threads() -> int:

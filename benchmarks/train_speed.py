@@ -18,11 +18,13 @@ import time
 
 import numpy as np
 
-from nnlib import parallel, recipes
-from nnlib.models import build_model
-from nnlib.optim import build_optimizer
-from nnlib.schedules import build_schedule
-from nnlib.training import Trainer
+from nnlib.nn import parallel
+
+from nnlib.lab import recipes
+from nnlib.nn.models import build_model
+from nnlib.nn.optim import build_optimizer
+from nnlib.nn.schedules import build_schedule
+from nnlib.lab.training import Trainer
 
 
 def synthetic(n_train: int, n_valid: int, rng: np.random.Generator):
@@ -40,8 +42,8 @@ def synthetic(n_train: int, n_valid: int, rng: np.random.Generator):
 def load_data(use_synthetic: bool):
     if not use_synthetic:
         try:
-            from nnlib.data import DataSpec, load_splits
-            from nnlib.experiments import default_data_dir
+            from nnlib.lab.data import DataSpec, load_splits
+            from nnlib.lab.experiments import default_data_dir
             d = load_splits(DataSpec(), data_dir=str(default_data_dir()))
             return d["train"], d["valid"], "mnist"
         except Exception as exc:  # noqa: BLE001 - fall back, and say so in the output

@@ -66,7 +66,7 @@ def _jobs(text: str) -> int:
 
 
 def _data_dir(args) -> Path:
-    from .experiments import default_data_dir
+    from .lab.experiments import default_data_dir
     return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
@@ -81,13 +81,13 @@ def _metrics_line(metrics: dict, run_dir) -> str:
 
 def _curves_available() -> bool:
     import importlib.util
-    return importlib.util.find_spec("nnlib.plots") is not None
+    return importlib.util.find_spec("nnlib.report.plots") is not None
 
 
 # --- fetch-data --------------------------------------------------------------------------------
 
 def cmd_fetch_data(args) -> int:
-    from .data import CACHE_NAME, load_mnist
+    from .lab.data import CACHE_NAME, load_mnist
     data_dir = _data_dir(args)
     x_train, _, x_test, _ = load_mnist(data_dir)
     cache = data_dir / CACHE_NAME
@@ -101,8 +101,8 @@ def cmd_fetch_data(args) -> int:
 
 def _train_config(args):
     """(config, run_dir, already_finished) for ``nnlib train``; nothing is written here."""
-    from .config import load_config, with_overrides
-    from .experiments import default_runs_dir
+    from .lab.config import load_config, with_overrides
+    from .lab.experiments import default_runs_dir
 
     overrides = {}
     if args.epochs is not None:
@@ -145,7 +145,7 @@ def _train_config(args):
 
 
 def cmd_train(args) -> int:
-    from .experiments import RunResult, load_data, train_run
+    from .lab.experiments import RunResult, load_data, train_run
     from .io import write_json
 
     config, run_dir = _train_config(args)
@@ -182,7 +182,7 @@ def cmd_train(args) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     save_curves = _curves_available()
     if not save_curves:
-        print("nnlib: warning: nnlib.plots is not available; curves.png not written",
+        print("nnlib: warning: nnlib.report.plots is not available; curves.png not written",
               file=sys.stderr)
     result = train_run(config, run_dir, config.train.seed, data=data,
                        progress="off" if args.no_progress else "auto",
@@ -196,9 +196,9 @@ def cmd_train(args) -> int:
 def cmd_test(args) -> int:
     import numpy as np
 
-    from .data import load_mnist, to_float
-    from .losses import CrossEntropyLoss
-    from .models import load
+    from .lab.data import load_mnist, to_float
+    from .nn.losses import CrossEntropyLoss
+    from .nn.models import load
 
     path = Path(args.model)
     model = load(path)
@@ -260,8 +260,8 @@ def _read_spec(path: Path):
 
 
 def cmd_search(args) -> int:
-    from .config import ConfigError, load_config
-    from .experiments import default_runs_dir, grid
+    from .lab.config import ConfigError, load_config
+    from .lab.experiments import default_runs_dir, grid
     from .io import write_text
 
     spec_path = Path(args.spec)
@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_code(exc: BaseException) -> int:
-    from .config import ConfigError
+    from .lab.config import ConfigError
     return EXIT_USAGE if isinstance(exc, (UsageError, ConfigError)) else EXIT_FAILED
 
 
@@ -397,9 +397,9 @@ def main(argv=None) -> int:
         if debug:
             traceback.print_exc()
         message = _one_line(exc)
-        from .config import ConfigError
-        from .data import DataError
-        from .training import TrainingDiverged
+        from .lab.config import ConfigError
+        from .lab.data import DataError
+        from .lab.training import TrainingDiverged
         expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
                     ImportError)
         if not isinstance(exc, expected):

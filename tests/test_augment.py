@@ -1,10 +1,10 @@
-"""Tests for nnlib.augment: exact geometry on known cases, randomness, shapes, argument checks."""
+"""Tests for nnlib.lab.augment: exact geometry on known cases, randomness, shapes, argument checks."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from nnlib.augment import (
+from nnlib.lab.augment import (
     Augmentation,
     affine,
     append_augmented,

@@ -1,12 +1,12 @@
-"""nnlib.compare: the verdict rule, computed by hand here, and the tables built on it."""
+"""nnlib.report.compare: the verdict rule, computed by hand here, and the tables built on it."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nnlib import compare, reference
-from nnlib.compare import Verdict, comparison_table, headline_row, seed_stats, verdict
+from nnlib.report import compare, reference
+from nnlib.report.compare import Verdict, comparison_table, headline_row, seed_stats, verdict
 
 
 def spread(mean, std):

@@ -1,4 +1,4 @@
-"""nnlib.config: the report's configs load unchanged; every mistake names its key path."""
+"""nnlib.lab.config: the report's configs load unchanged; every mistake names its key path."""
 import copy
 import dataclasses
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.config import (
+from nnlib.lab.config import (
     AugmentationConfig,
     Config,
     ConfigError,

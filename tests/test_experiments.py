@@ -1,4 +1,4 @@
-"""Tests for nnlib.experiments: the run cache and its keys, determinism, exact resume of a killed
+"""Tests for nnlib.lab.experiments: the run cache and its keys, determinism, exact resume of a killed
 run, augmentation modes, grid search (resume, parallel backends, failing cells, bad axes), the
 cross-process run lock and the dask backend.
 
@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import nnlib.training
-from nnlib import experiments, recipes
-from nnlib.config import ConfigError, with_overrides
-from nnlib.data import DataSpec, load_splits
-from nnlib.experiments import RunResult, grid, run, run_key, summarize
-from nnlib.training import Checkpoint, Trainer
+import nnlib.lab.training
+from nnlib.lab import experiments, recipes
+from nnlib.lab.config import ConfigError, with_overrides
+from nnlib.lab.data import DataSpec, load_splits
+from nnlib.lab.experiments import RunResult, grid, run, run_key, summarize
+from nnlib.lab.training import Checkpoint, Trainer
 
 N_TRAIN, N_VALID, BATCH = 500, 200, 32
 # Metrics that are a pure function of (config, seed, code); training_time_s is wall-clock.
@@ -61,7 +61,7 @@ def forbid_training(monkeypatch):
     def fit(self, *args, **kwargs):
         raise AssertionError("Trainer.fit called: the cached result was not used")
 
-    monkeypatch.setattr(nnlib.training.Trainer, "fit", fit)
+    monkeypatch.setattr(nnlib.lab.training.Trainer, "fit", fit)
 
 
 # --- the run cache -------------------------------------------------------------------------------
@@ -237,8 +237,8 @@ def fit_inputs(monkeypatch):
 
 @pytest.mark.parametrize("mode", [None, "append", "overwrite", "append p=0"])
 def test_train_run_trains_on_the_report_split_and_each_modes_set(tmp_path, fit_inputs, mode):
-    from nnlib.augment import append_augmented, overwrite_augmented
-    from nnlib.data import report_split_indices
+    from nnlib.lab.augment import append_augmented, overwrite_augmented
+    from nnlib.lab.data import report_split_indices
     aug = {None: None, "append": {"mode": "append"}, "overwrite": {"mode": "overwrite"},
            "append p=0": {"mode": "append", "p": 0.0}}[mode]
     cfg = tiny(**{"train.augmentation": aug})
@@ -387,8 +387,8 @@ def _locked_worker(cfg_dict, runs_dir, marker, barrier, out):
     logged to ``marker`` so the parent can count how many processes really trained."""
     import time as _time
 
-    from nnlib import experiments as ex
-    from nnlib import training
+    from nnlib.lab import experiments as ex
+    from nnlib.lab import training
 
     original = training.Trainer.fit
 

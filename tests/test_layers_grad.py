@@ -12,8 +12,8 @@ import pytest
 from gradcheck import assert_close_grad, numerical_grad, rel_error
 
 import nnlib
-from nnlib.layers import Conv2D, Dropout, Flatten, LeakyReLU, Linear, MaxPool2D, ReLU, Sigmoid, Tanh
-from nnlib.losses import CrossEntropyLoss
+from nnlib.nn.layers import Conv2D, Dropout, Flatten, LeakyReLU, Linear, MaxPool2D, ReLU, Sigmoid, Tanh
+from nnlib.nn.losses import CrossEntropyLoss
 
 TOL = 1e-6
 TOL_KINK = 1e-5  # ReLU / LeakyReLU / max pooling are not differentiable everywhere

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlib.metrics import accuracy, confusion_matrix
+from nnlib.nn.metrics import accuracy, confusion_matrix
 
 
 def test_accuracy_from_class_indices():

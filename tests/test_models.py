@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from nnlib.layers import Conv2D, Flatten, Linear, MaxPool2D, ReLU
-from nnlib.models import Sequential, build_model, cnn, init_weights, load, mlp, save
+from nnlib.nn.layers import Conv2D, Flatten, Linear, MaxPool2D, ReLU
+from nnlib.nn.models import Sequential, build_model, cnn, init_weights, load, mlp, save
 
 
 def small_cnn(**kw):

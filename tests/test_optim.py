@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.optim import SGD, Adam, Momentum, build_optimizer
+from nnlib.nn.optim import SGD, Adam, Momentum, build_optimizer
 
 W0 = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
 B0 = np.array([0.1, -0.2, 0.3])
@@ -271,8 +271,8 @@ def test_cnn_builder_double_conv_decay_sets_l2_on_conv_layers_only():
 
 
 def test_conv_decay_from_a_config_reaches_the_optimizer():
-    from nnlib.config import load_config
-    from nnlib.models import build_model
+    from nnlib.lab.config import load_config
+    from nnlib.nn.models import build_model
     raw = {"model": {"type": "CNN", "channel_list": [1, 6, 16], "kernel_list": [[5, 5], [5, 5]],
                      "linear_size_list": [256, 128, 64, 10], "act_func": "LeakyReLU",
                      "weight_decay_list": [1e-3, 2e-3], "conv_decay": "double",
@@ -462,7 +462,7 @@ def test_build_optimizer():
 def test_momentum_flushes_denormal_velocity_to_zero_but_keeps_real_values():
     """Velocities of weights that stop receiving gradient decay into denormals (slow on x86);
     every FLUSH_EVERY steps they are set to 0, while ordinary values stay exactly as they were."""
-    from nnlib import optim as optim_mod
+    from nnlib.nn import optim as optim_mod
     model = nnlib.Sequential(nnlib.Linear(3, 2))
     opt = optim_mod.Momentum(model, lr=0.1, momentum=0.9)
     tiny = np.finfo(np.float32).tiny
@@ -505,7 +505,7 @@ def test_adam_state_has_no_denormals_after_gradients_stop():
 def test_two_thread_update_of_large_parameters_is_bit_identical(make):
     """Large parameters are updated in two halves on two threads; the result must be exactly
     the one-thread result (the update is elementwise)."""
-    from nnlib import parallel
+    from nnlib.nn import parallel
     results = []
     for threads in (1, 2):
         with parallel.threads(threads):

@@ -1,4 +1,4 @@
-"""nnlib.parallel: fixed two-way splits of products and updates over a worker thread.
+"""nnlib.nn.parallel: fixed two-way splits of products and updates over a worker thread.
 
 The contract: the split depends on shapes only, so 1 and 2 threads give the same numbers bit for
 bit; the split products equal the plain ones; the two halves really run (and finish) before
@@ -14,8 +14,8 @@ import pytest
 from test_layers_grad import _randomize_params, check_layer
 
 import nnlib
-from nnlib import parallel
-from nnlib.layers import Linear
+from nnlib.nn import parallel
+from nnlib.nn.layers import Linear
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""nnlib.plots: the comparison figures draw what they are given (Agg backend, no display)."""
+"""nnlib.report.plots: the comparison figures draw what they are given (Agg backend, no display)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 
-from nnlib import plots
+from nnlib.report import plots
 
 
 def sweep_frame():

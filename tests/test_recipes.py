@@ -1,10 +1,10 @@
-"""nnlib.recipes: every protocol of the report, on the report's own split, and the runs the
+"""nnlib.lab.recipes: every protocol of the report, on the report's own split, and the runs the
 notebooks share through the cache are one configuration each."""
 import pytest
 
-from nnlib import recipes
-from nnlib.config import with_overrides
-from nnlib.experiments import run_key
+from nnlib.lab import recipes
+from nnlib.lab.config import with_overrides
+from nnlib.lab.experiments import run_key
 
 
 def test_search_protocol_is_the_reports_subset_of_its_own_split():

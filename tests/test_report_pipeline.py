@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib import report
+from nnlib.report import build as report
 from nnlib.report import build_report
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"

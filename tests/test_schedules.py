@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.optim import SGD
-from nnlib.schedules import ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR, build_schedule
+from nnlib.nn.optim import SGD
+from nnlib.nn.schedules import ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR, build_schedule
 
 
 def opt(lr=0.1):

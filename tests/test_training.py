@@ -1,4 +1,4 @@
-"""Tests for nnlib.training: learning, History bookkeeping, determinism, epoch coverage, early
+"""Tests for nnlib.lab.training: learning, History bookkeeping, determinism, epoch coverage, early
 stopping, checkpoints, exact resume, divergence, progress output and argument checks.
 
 Everything runs on a tiny synthetic task: 1×8×8 images whose label (0–3) is the bright quadrant,
@@ -14,8 +14,8 @@ import pytest
 
 import nnlib
 from nnlib import SGD, Adam, Momentum, StepLR, cnn, mlp
-from nnlib.augment import Augmentation
-from nnlib.training import Checkpoint, EarlyStopping, History, Trainer, TrainingDiverged
+from nnlib.lab.augment import Augmentation
+from nnlib.lab.training import Checkpoint, EarlyStopping, History, Trainer, TrainingDiverged
 
 N_TRAIN, N_VALID, BATCH = 300, 100, 32
 N_BATCHES = math.ceil(N_TRAIN / BATCH)  # 10: nine batches of 32, one of 12
@@ -569,7 +569,7 @@ def test_trainer_rejects_bad_eval_every(eval_every):
 def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
     """monitor="valid_loss" must restore the epoch with the lowest validation loss, which need
     not be the epoch with the best validation accuracy."""
-    from nnlib.training import EarlyStopping
+    from nnlib.lab.training import EarlyStopping
 
     class FakeModel:
         def __init__(self):
@@ -581,7 +581,7 @@ def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
     class FakeTrainer:
         def __init__(self):
             self.model = FakeModel()
-            self.history = nnlib.training.History()
+            self.history = nnlib.lab.training.History()
             self.stop_training = False
 
     es = EarlyStopping(patience=5, monitor="valid_loss")
@@ -600,10 +600,10 @@ def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
 
 
 def test_fit_rejects_empty_data():
-    import nnlib.models
-    from nnlib.optim import SGD
-    from nnlib.training import Trainer
-    model = nnlib.models.mlp([4, 3, 2])
+    import nnlib.nn.models
+    from nnlib.nn.optim import SGD
+    from nnlib.lab.training import Trainer
+    model = nnlib.nn.models.mlp([4, 3, 2])
     trainer = Trainer(model, SGD(model, 0.1), progress="off")
     x, y = np.zeros((5, 4), np.float32), np.zeros(5, np.int64)
     with pytest.raises(ValueError, match="empty data"):
@@ -620,7 +620,7 @@ def test_training_runs_with_the_requested_blas_thread_count(threads):
 
     seen = []
 
-    class Probe(nnlib.training.Callback):
+    class Probe(nnlib.lab.training.Callback):
         def on_epoch_end(self, trainer, epoch):
             seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 

@@ -26,7 +26,7 @@ Two input schemas are accepted and give the same ``Config``:
   accepted for ``schedule`` (alone it does not switch to the report's init default).
 
 ``data.split`` is "random" (``n_valid`` images held out at random by ``split_seed``) or "report"
-(the lab report's own split, reproduced exactly: see ``nnlib.data.report_split_indices``). A
+(the lab report's own split, reproduced exactly: see ``nnlib.lab.data.report_split_indices``). A
 config in the report's schema defaults to "report", ours to "random". A cnn's ``conv_decay`` is
 "decoupled" (default: ``W *= 1 − lr·wd`` before each update, as for every layer) or "double" (the
 report's Conv2D as it ran: the same decay *and* ``wd·W`` added to the kernel gradient, which then
@@ -65,7 +65,7 @@ from typing import Any
 from .augment import MODES as AUG_MODES
 from .data import N_TRAIN_IMAGES as N_TRAIN_TOTAL
 from .data import REPORT_TRAIN_START, SPLITS
-from .models import CONV_DECAYS
+from ..nn.models import CONV_DECAYS
 
 __all__ = [
     "IMAGE_SIZE",
@@ -726,7 +726,7 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
 
 def save_config(config: Config, path: str | os.PathLike) -> None:
     """Write ``config.to_dict()`` as indented JSON (e.g. a run's ``params.json``)."""
-    from .io import write_json
+    from ..io import write_json
     write_json(path, config.to_dict())
 
 

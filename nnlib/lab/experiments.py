@@ -19,40 +19,37 @@ from pathlib import Path
 
 import numpy as np
 
-from . import parallel
+from ..nn import parallel
 from .augment import Augmentation
 from .config import Config, ConfigError, load_config, with_overrides
 from .data import DataSpec, load_splits
-from .io import write_json
-from .models import build_model
-from .models import load as load_model
-from .models import save as save_model
-from .optim import build_optimizer
-from .schedules import build_schedule
+from ..io import write_json
+from ..nn.models import build_model
+from ..nn.models import load as load_model
+from ..nn.models import save as save_model
+from ..nn.optim import build_optimizer
+from ..nn.schedules import build_schedule
 from .training import Checkpoint, EarlyStopping, History, Trainer
 
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
 
 
-from .paths import default_data_dir, default_runs_dir, project_root  # noqa: F401 (re-exported)
+from ..paths import default_data_dir, default_runs_dir, project_root  # noqa: F401 (re-exported)
 
-# Modules that only present results: editing them cannot change a run's numbers, so they stay
-# out of the cache key (re-rendering the report after a plotting fix must not retrain).
-PRESENTATION_MODULES = frozenset({"__main__.py", "cli.py", "compare.py", "plots.py",
-                                  "reference.py", "report.py"})
+#: The packages whose source computes results: any edit to a file in them gives new cache keys
+#: (presentation, the CLI and the report never change a number, so editing them never retrains).
+RESULT_PACKAGES = ("nn", "lab")
 
 
 @lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 over the nnlib source that computes results (every ``.py`` file except
-    ``PRESENTATION_MODULES``): any change to it gives new cache keys."""
+    """SHA-256 over every ``.py`` file of the ``RESULT_PACKAGES`` directories of nnlib."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for path in sorted(pkg.rglob("*.py")):
-        if path.name in PRESENTATION_MODULES:
-            continue
-        h.update(path.relative_to(pkg).as_posix().encode())
-        h.update(path.read_bytes())
+    pkg = Path(__file__).resolve().parents[1]
+    for sub in RESULT_PACKAGES:
+        for path in sorted((pkg / sub).rglob("*.py")):
+            h.update(path.relative_to(pkg).as_posix().encode())
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -184,7 +181,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     history.save(out_dir / "history.json")
     save_model(model, out_dir / "model.npz")
     if save_curves:
-        from .plots import plot_history, save_figure
+        from ..report.plots import plot_history, save_figure
         save_figure(plot_history(history, title=f"{config.model.type} seed {seed}"),
                     out_dir / "curves.png")
     write_json(out_dir / "metrics.json", metrics)

@@ -98,7 +98,7 @@ def headline(rows) -> list[dict]:
     ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "n_seeds": int|None,
     "published": float|None, "replayed": float|None}`` (``published``: the report's own number,
     also accepted as ``report``; ``replayed``: the report's code re-run, see
-    ``nnlib.reference``). Each row gets its verdicts against both (``nnlib.compare.verdict``;
+    ``nnlib.report.reference``). Each row gets its verdicts against both (``nnlib.report.compare.verdict``;
     ``vs_published`` / ``vs_replayed``, None without a reference). Displays them as a text
     table in the notebook and, under the ``application/vnd.nnlib.headline+json`` mime type, for
     ``build_report`` to pick up. Returns the normalised rows.
@@ -295,7 +295,7 @@ def _headlines(nb) -> list[dict]:
 def _skip_key(path: Path, parameters: dict, root: Path) -> str:
     import numpy
 
-    from .io import file_sha256
+    from ..io import file_sha256
 
     h = hashlib.sha256()
     h.update(file_sha256(path).encode())
@@ -528,7 +528,7 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
     import nbformat
     import papermill
 
-    from .io import write_json, write_text
+    from ..io import write_json, write_text
 
     name = path.stem
     executed = out / "executed" / f"{name}.ipynb"
@@ -600,8 +600,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     ``fetch_data`` downloads/verifies MNIST first. ``parameters`` are passed in addition to
     ``QUICK``; each must be declared in the notebook's ``parameters`` cell.
     """
-    from .experiments import default_data_dir, project_root
-    from .io import write_json, write_text
+    from ..lab.experiments import default_data_dir, project_root
+    from ..io import write_json, write_text
 
     root = project_root()
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()
@@ -634,7 +634,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
             todo.append((path, key))
 
     if todo and fetch_data:
-        from .data import load_mnist
+        from ..lab.data import load_mnist
         load_mnist(default_data_dir(), log=log)
 
     t0 = time.monotonic()

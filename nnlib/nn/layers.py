@@ -91,7 +91,7 @@ class Linear(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear expects input (N, {self.in_features}), got {x.shape}")
         self._x = x
-        # Large products run as two halves on two cores (nnlib.parallel; same numbers either way).
+        # Large products run as two halves on two cores (nnlib.nn.parallel; same numbers either way).
         out = parallel.matmul(x, self.params["W"], split=1)
         out += self.params["b"]
         return out

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import write_npz
-from .losses import CrossEntropyLoss
-from .models import save as save_model
-from .schedules import ConstantLR
+from ..io import write_npz
+from ..nn.losses import CrossEntropyLoss
+from ..nn.models import save as save_model
+from ..nn.schedules import ConstantLR
 
 STATE_FORMAT = "nnlib-training-state/1"
 
@@ -90,7 +90,7 @@ class History:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def save(self, path) -> None:
-        from .io import write_json
+        from ..io import write_json
         write_json(path, self.to_dict())
 
     @classmethod
@@ -213,7 +213,7 @@ class Trainer:
     ``threads``: BLAS threads used while training and evaluating (default 1). The BLAS library's
     summation order depends on its thread count, so a fixed count is what makes a seed give the
     same numbers wherever the run executes (a CLI run, a notebook, a grid worker). ``None``
-    leaves the library's own setting. The second core is used by ``nnlib.parallel`` instead,
+    leaves the library's own setting. The second core is used by ``nnlib.nn.parallel`` instead,
     whose fixed two-way split of large products and updates gives the same numbers on 1 or 2
     threads.
     """

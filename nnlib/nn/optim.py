@@ -71,7 +71,7 @@ class Optimizer:
         """One update of every parameter from its current gradient.
 
         The update is elementwise, so a large parameter is updated in two halves on two cores
-        (``nnlib.parallel``); the numbers are identical to a one-thread update.
+        (``nnlib.nn.parallel``); the numbers are identical to a one-thread update.
         """
         self.steps += 1
         for name, p, g in self._params:

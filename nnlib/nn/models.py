@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .io import write_npz
+from .. import __version__
+from ..io import write_npz
 from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, activation,
                      layer_from_config)
 
