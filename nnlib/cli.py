@@ -87,7 +87,7 @@ def _curves_available() -> bool:
 # --- fetch-data --------------------------------------------------------------------------------
 
 def cmd_fetch_data(args) -> int:
-    from .lab.data import CACHE_NAME, load_mnist
+    from .lab.mnist import CACHE_NAME, load_mnist
     data_dir = _data_dir(args)
     x_train, _, x_test, _ = load_mnist(data_dir)
     cache = data_dir / CACHE_NAME
@@ -196,7 +196,8 @@ def cmd_train(args) -> int:
 def cmd_test(args) -> int:
     import numpy as np
 
-    from .lab.data import load_mnist, to_float
+    from .lab.data import to_float
+    from .lab.mnist import load_mnist
     from .nn.losses import CrossEntropyLoss
     from .nn.models import load
 
@@ -398,7 +399,7 @@ def main(argv=None) -> int:
             traceback.print_exc()
         message = _one_line(exc)
         from .lab.config import ConfigError
-        from .lab.data import DataError
+        from .lab.mnist import DataError
         from .lab.training import TrainingDiverged
         expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
                     ImportError)

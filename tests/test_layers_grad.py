@@ -418,7 +418,7 @@ ACTS = ["relu", "leakyrelu", "sigmoid", "tanh"]
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_mlp_end_to_end_gradients(act, dropout):
     rng = _rng(21)
-    model = nnlib.mlp([12, 7, 5, 3], activation_name=act, dropout=dropout, rng=_rng(3),
+    model = nnlib.mlp([12, 7, 5, 3], activation=act, dropout=dropout, rng=_rng(3),
                       dtype=np.float64)
     for _, p, _ in model.parameters():  # nonzero biases so no pre-activation sits at exactly 0
         p += 0.1 * rng.standard_normal(p.shape)
@@ -439,7 +439,7 @@ def test_cnn_end_to_end_gradients(act, padding):
         h, w = (h + 2 * padding - 3 + 1) // 2, (w + 2 * padding - 3 + 1) // 2
     flat = 3 * h * w
     assert flat == {0: 3 * 1 * 1, 1: 3 * 3 * 2}[padding]
-    model = nnlib.cnn([1, 2, 3], [3, 3], [flat, 5, 4], activation_name=act, padding=padding,
+    model = nnlib.cnn([1, 2, 3], [3, 3], [flat, 5, 4], activation=act, padding=padding,
                       input_shape=(1, 12, 10), rng=_rng(4), dtype=np.float64)
     for _, p, _ in model.parameters():
         p += 0.1 * rng.standard_normal(p.shape)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlib.lab.data import MNIST_SHA256, load_mnist
+from nnlib.lab.mnist import MNIST_SHA256, load_mnist
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 

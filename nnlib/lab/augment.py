@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from ..errors import FieldError
+
 __all__ = ["MODES", "Augmentation", "affine", "append_augmented", "overwrite_augmented",
            "random_affine"]
 
@@ -58,13 +60,13 @@ def _as_stack(images) -> tuple[np.ndarray, tuple[int, ...]]:
 
 
 def _check_params(rotate: float, shift: float, p: float) -> None:
-    """Raise ``ValueError`` naming the first out-of-range augmentation parameter."""
+    """Raise ``FieldError`` (a ``ValueError``) naming the first out-of-range parameter."""
     if not (0.0 <= p <= 1.0):
-        raise ValueError(f"p must be in [0, 1], got {p!r}")
-    if not (math.isfinite(rotate) and rotate >= 0.0):
-        raise ValueError(f"rotate must be a finite angle >= 0 (degrees), got {rotate!r}")
+        raise FieldError("p", p, "must be in [0, 1]")
+    if not (math.isfinite(rotate) and 0.0 <= rotate <= 180.0):
+        raise FieldError("rotate", rotate, "must be an angle in [0, 180] (degrees)")
     if not (0.0 <= shift < 0.5):
-        raise ValueError(f"shift must be in [0, 0.5) (fraction of the image size), got {shift!r}")
+        raise FieldError("shift", shift, "must be in [0, 0.5) (fraction of the image size)")
 
 
 def _warp(stack: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray, order: int) -> np.ndarray:

@@ -307,7 +307,7 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
 
 def _data_warmup(data_dir: str) -> None:
     """Fetch/verify MNIST once in the parent so workers don't race to build the cache."""
-    from .data import load_mnist
+    from .mnist import load_mnist
     load_mnist(data_dir, log=lambda *a, **k: None)
 
 

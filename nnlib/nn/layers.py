@@ -111,6 +111,11 @@ class Linear(Layer):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
+def conv_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Output length of a convolution along one axis of length ``n`` (floor, like PyTorch)."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in PyTorch) on NCHW input via im2col + one matmul.
 
@@ -141,7 +146,7 @@ class Conv2D(Layer):
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        ho, wo = conv_size(h, kh, sh, ph), conv_size(w, kw, sw, pw)
         if ho < 1 or wo < 1:
             raise ValueError(f"Conv2D kernel {self.kernel_size} does not fit a {h}×{w} input "
                              f"with padding {self.padding}")

@@ -9,8 +9,11 @@ import numpy as np
 
 from .. import __version__
 from ..io import write_npz
-from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, activation,
+from . import registry
+from ..errors import FieldError
+from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, conv_size,
                      layer_from_config)
+from .layers import activation as activation_layer
 
 INITS = ("normal0.1", "he", "xavier")
 #: How a cnn's conv kernels are decayed: "decoupled" (``W *= 1 − lr·wd``, like every layer) or
@@ -192,21 +195,49 @@ def init_weights(model: Sequential, scheme: str = "he",
 
 # --- builders ----------------------------------------------------------------------------------
 
-def _per_layer(values, n: int, name: str) -> list[float]:
+def per_layer(values, n: int, name: str = "weight_decay", what: str = "layer") -> list[float]:
+    """One value per layer (a weight decay): None → zeros; a number → that value for all ``n``
+    layers; a list → its ``n`` entries. Every value must be a number >= 0 (``FieldError``
+    naming the entry otherwise)."""
     if values is None:
         return [0.0] * n
-    if isinstance(values, (int, float)):
-        values = [float(values)] * n
-    else:
-        values = [float(v) for v in values]
-    if len(values) != n:
-        raise ValueError(f"{name} needs {n} entries (one per layer), got {len(values)}")
-    if not all(v >= 0 for v in values):  # also rejects a negative scalar and NaN
-        raise ValueError(f"{name} entries must be >= 0, got {values}")
-    return values
+    scalar = isinstance(values, (int, float, np.number)) and not isinstance(values, bool)
+    if not scalar:
+        values = list(values)
+        if len(values) != n:
+            raise FieldError(name, values, f"must have {n} entr{'y' if n == 1 else 'ies'} "
+                                           f"(one per {what})")
+    out = []
+    for i, v in enumerate([values] * n if scalar else values):
+        where = name if scalar else f"{name}[{i}]"
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
+            raise FieldError(where, v, "must be a number")
+        if not v >= 0:  # also rejects NaN
+            raise FieldError(where, v, "must be >= 0")
+        out.append(float(v))
+    return out
 
 
-def mlp(sizes, activation_name: str = "relu", init: str = "he", weight_decay=None,
+def conv_output_shape(channels, kernels, padding: int = 0, size=(28, 28)) -> tuple[int, int, int]:
+    """(C, H, W) after the conv stages of :func:`cnn`: conv (stride 1, ``padding``) then 2×2
+    max-pool (floor). ``kernels``: [kh, kw] pairs or ints. A stage whose conv output is smaller
+    than 2×2 raises ``FieldError`` naming ``kernels[i]``.
+
+    E.g. channels [1, 6, 16], kernels 5, 5 → (16, 4, 4); [1, 32, 64], 3, 3, padding 1 → (64, 7, 7).
+    """
+    h, w = size
+    for i, k in enumerate(kernels):
+        kh, kw = (k, k) if isinstance(k, int) else k
+        ch, cw = conv_size(h, kh, padding=padding), conv_size(w, kw, padding=padding)
+        if ch < 2 or cw < 2:
+            raise FieldError(f"kernels[{i}]", k, f"is too big for the {h}×{w} input of conv "
+                                                f"stage {i + 1} (padding {padding}; the 2×2 pool "
+                                                f"needs a conv output of at least 2×2)")
+        h, w = ch // 2, cw // 2
+    return channels[-1], h, w
+
+
+def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
         dropout: float = 0.0, rng: np.random.Generator | None = None,
         dtype=np.float32) -> Sequential:
     """Multi-layer perceptron: Flatten, then Linear layers of ``sizes`` with the activation (and
@@ -216,20 +247,20 @@ def mlp(sizes, activation_name: str = "relu", init: str = "he", weight_decay=Non
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list >= 2 positive layer widths, got {sizes}")
     rng = rng if rng is not None else np.random.default_rng(0)
-    wds = _per_layer(weight_decay, len(sizes) - 1, "weight_decay")
+    wds = per_layer(weight_decay, len(sizes) - 1, "weight_decay", "Linear layer")
     layers: list[Layer] = [Flatten()]
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         lin = Linear(n_in, n_out, dtype=dtype)
         lin.weight_decay = wds[i]
         layers.append(lin)
         if i < len(sizes) - 2:
-            layers.append(activation(activation_name))
+            layers.append(activation_layer(activation))
             if dropout:
                 layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
     return init_weights(Sequential(*layers), init, rng)
 
 
-def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: str = "he",
+def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "he",
         weight_decay=None, linear_weight_decay=None, padding: int = 0, dropout: float = 0.0,
         input_shape=(1, 28, 28), rng: np.random.Generator | None = None,
         dtype=np.float32, conv_decay: str = "decoupled") -> Sequential:
@@ -246,25 +277,22 @@ def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: st
     if len(kernels) != len(channels) - 1:
         raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), got {len(kernels)}")
     rng = rng if rng is not None else np.random.default_rng(0)
-    conv_wd = _per_layer(weight_decay, len(channels) - 1, "weight_decay")
-    lin_wd = _per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay")
-    c, h, w = input_shape
-    if c != channels[0]:
-        raise ValueError(f"channels[0] = {channels[0]} but the input has {c} channel(s)")
+    conv_wd = per_layer(weight_decay, len(channels) - 1, "weight_decay", "conv layer")
+    lin_wd = per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay",
+                       "Linear layer")
+    if input_shape[0] != channels[0]:
+        raise ValueError(f"channels[0] = {channels[0]} but the input has {input_shape[0]} "
+                         f"channel(s)")
+    c, h, w = conv_output_shape(channels, kernels, padding, input_shape[1:])
+    if int(linear_sizes[0]) != c * h * w:
+        raise ValueError(f"linear_sizes[0] = {linear_sizes[0]} but the conv stages flatten "
+                         f"to {c}·{h}·{w} = {c * h * w}")
     layers: list[Layer] = []
     for i, k in enumerate(kernels):
         conv = Conv2D(channels[i], channels[i + 1], k, padding=padding, dtype=dtype)
         conv.weight_decay = conv_wd[i]
         conv.l2 = conv_wd[i] if conv_decay == "double" else 0.0
-        h, w = conv.output_shape(h, w)
-        if h < 2 or w < 2:
-            raise ValueError(f"conv stage {i} leaves a {h}×{w} map, too small to pool")
-        h, w = h // 2, w // 2
-        layers += [conv, activation(activation_name), MaxPool2D(2)]
-    flat = channels[-1] * h * w
-    if int(linear_sizes[0]) != flat:
-        raise ValueError(f"linear_sizes[0] = {linear_sizes[0]} but the conv stages flatten "
-                         f"to {channels[-1]}·{h}·{w} = {flat}")
+        layers += [conv, activation_layer(activation), MaxPool2D(2)]
     layers.append(Flatten())
     for i, (n_in, n_out) in enumerate(zip(linear_sizes[:-1], linear_sizes[1:])):
         if dropout:
@@ -273,27 +301,25 @@ def cnn(channels, kernels, linear_sizes, activation_name: str = "relu", init: st
         lin.weight_decay = lin_wd[i]
         layers.append(lin)
         if i < len(linear_sizes) - 2:
-            layers.append(activation(activation_name))
+            layers.append(activation_layer(activation))
     return init_weights(Sequential(*layers), init, rng)
 
 
+#: The model types a config names, and the builder each calls. A type's config fields are its
+#: builder's parameters (without ``BUILD_ARGS``), with the builder's defaults.
+MODELS = {"mlp": mlp, "cnn": cnn}
+BUILD_ARGS = ("rng", "dtype", "input_shape")
+
+
 def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -> Sequential:
-    """Build from a ``config.ModelConfig`` (or a dict with the same normalised fields)."""
-    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
-    kind = get("type", "mlp")
-    common = dict(activation_name=get("activation", "relu"), init=get("init", "he"),
-                  weight_decay=get("weight_decay"), dropout=get("dropout", 0.0) or 0.0,
-                  rng=rng, dtype=dtype)
-    if kind == "mlp":
-        model = mlp(get("sizes"), **common)
-    elif kind == "cnn":
-        model = cnn(get("channels"), get("kernels"), get("linear_sizes"),
-                    linear_weight_decay=get("linear_weight_decay"),
-                    padding=get("padding", 0) or 0,
-                    conv_decay=get("conv_decay", "decoupled") or "decoupled", **common)
-    else:
-        raise ValueError(f"model.type {kind!r} is not one of mlp, cnn")
-    return model
+    """Build from a ``ModelConfig`` (or a dict with the same normalised fields)."""
+    params = dict(cfg) if isinstance(cfg, dict) else vars(cfg)
+    kind = params.get("type", "mlp")
+    if kind not in MODELS:
+        raise ValueError(f"model.type {kind!r} is not one of {', '.join(MODELS)}")
+    taken = registry.fields(MODELS[kind], skip=BUILD_ARGS)
+    kwargs = {k: params[k] for k in taken if params.get(k) is not None}
+    return MODELS[kind](**kwargs, rng=rng, dtype=dtype)
 
 
 # --- save / load -------------------------------------------------------------------------------

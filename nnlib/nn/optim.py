@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from . import parallel
+from . import parallel, registry
 
 
 FLUSH_EVERY = 64
@@ -149,6 +149,11 @@ class Optimizer:
         self.lr = _check_lr(state["lr"], allow_zero=True)
         self.steps = int(state["steps"])
 
+    def config(self) -> dict:
+        """``{"type": <name in OPTIMIZERS>, "lr": ..., <parameter>: value}``: what
+        ``build_optimizer`` rebuilds this optimizer from (the weight decay comes from the model)."""
+        return registry.config_of(OPTIMIZERS, self, skip=NOT_CONFIG)
+
     def zero_grad(self) -> None:
         """Set every gradient to zero (layers overwrite gradients each backward anyway)."""
         for _, _, g in self._params:
@@ -248,19 +253,16 @@ class Adam(Optimizer):
         return f", betas={self.betas}, eps={self.eps}"
 
 
+#: The optimizer types a config names, and the class each builds. What a type takes (and its
+#: defaults) is its constructor's signature, without ``weight_decay`` (that comes from the
+#: model's layers): see ``nnlib.nn.registry``.
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+NOT_CONFIG = ("weight_decay",)
 
 
 def build_optimizer(cfg, model) -> Optimizer:
-    """Build from a ``config.OptimizerConfig`` (or a dict with its normalised fields)."""
-    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
-    kind = get("type", "sgd")
-    if kind == "sgd":
-        return SGD(model, get("lr"))
-    if kind == "momentum":
-        return Momentum(model, get("lr"), momentum=get("momentum", 0.9),
-                        nesterov=get("nesterov", False))
-    if kind == "adam":
-        return Adam(model, get("lr"), betas=tuple(get("betas", (0.9, 0.999))),
-                    eps=get("eps", 1e-8))
-    raise ValueError(f"optimizer.type {kind!r} is not one of {', '.join(OPTIMIZERS)}")
+    """Build from an ``OptimizerConfig`` (or a dict with its normalised fields, e.g.
+    ``optimizer.config()``)."""
+    params = dict(cfg) if isinstance(cfg, dict) else vars(cfg)
+    return registry.build(OPTIMIZERS, params.get("type", "sgd"), model, params, skip=NOT_CONFIG,
+                          what="optimizer type")

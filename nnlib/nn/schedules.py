@@ -8,6 +8,8 @@ from __future__ import annotations
 import bisect
 import math
 
+from . import registry
+
 
 class LRSchedule:
     """Base class: subclasses implement ``lr_at``."""
@@ -28,6 +30,11 @@ class LRSchedule:
 
     def get_last_lr(self) -> float:
         return self.optimizer.lr
+
+    def config(self) -> dict:
+        """``{"type": <name in SCHEDULES>, <parameter>: value, ...}``: what ``build_schedule``
+        rebuilds this schedule from."""
+        return registry.config_of(SCHEDULES, self)
 
     def state_dict(self) -> dict:
         return {"type": type(self).__name__, "base_lr": self.base_lr, "last_epoch": self.last_epoch}
@@ -114,25 +121,17 @@ class CosineLR(LRSchedule):
             1 + math.cos(math.pi * epoch / self.T_max)) / 2
 
 
-SCHEDULES = {"none": ConstantLR, "steplr": StepLR, "multisteplr": MultiStepLR,
-             "exponentiallr": ExponentialLR, "cosine": CosineLR}
+#: The schedule types a config names, and the class each builds. What a type takes (and its
+#: defaults) is its constructor's signature: see ``nnlib.nn.registry``.
+SCHEDULES = {"steplr": StepLR, "multisteplr": MultiStepLR, "exponentiallr": ExponentialLR,
+             "cosine": CosineLR, "none": ConstantLR}
 
 
 def build_schedule(cfg, optimizer) -> LRSchedule:
-    """Build from a ``config.ScheduleConfig`` (or a dict with its normalised fields); None or
-    type "none" gives a constant learning rate."""
+    """Build from a ``ScheduleConfig`` (or a dict with its normalised fields, e.g.
+    ``schedule.config()``); None or type "none" gives a constant learning rate."""
     if cfg is None:
         return ConstantLR(optimizer)
-    get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
-    kind = get("type", "none")
-    if kind == "none":
-        return ConstantLR(optimizer)
-    if kind == "steplr":
-        return StepLR(optimizer, get("step_size"), get("gamma", 0.1))
-    if kind == "multisteplr":
-        return MultiStepLR(optimizer, get("milestones"), get("gamma", 0.1))
-    if kind == "exponentiallr":
-        return ExponentialLR(optimizer, get("gamma"))
-    if kind == "cosine":
-        return CosineLR(optimizer, get("T_max"), get("eta_min", 0.0) or 0.0)
-    raise ValueError(f"schedule type {kind!r} is not one of {', '.join(SCHEDULES)}")
+    params = dict(cfg) if isinstance(cfg, dict) else vars(cfg)
+    return registry.build(SCHEDULES, params.get("type") or "none", optimizer, params,
+                          what="schedule type")

@@ -634,7 +634,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
             todo.append((path, key))
 
     if todo and fetch_data:
-        from ..lab.data import load_mnist
+        from ..lab.mnist import load_mnist
         load_mnist(default_data_dir(), log=log)
 
     t0 = time.monotonic()

@@ -1,0 +1,113 @@
+"""Every registered type, walked through config → build → ``config()`` → rebuild: the registries
+in the class modules are the only list of names, fields and defaults (``nnlib.nn.registry``)."""
+import numpy as np
+import pytest
+
+from nnlib.lab.augment import MODES, Augmentation
+from nnlib.lab.config import load_config
+from nnlib.lab.config.schema import OPTIMIZER_FIELDS, SCHEDULE_FIELDS
+from nnlib.lab.data import SPLIT_FIELDS, SPLITS, DataSpec
+from nnlib.nn import registry
+from nnlib.nn.layers import ACTIVATIONS
+from nnlib.nn.models import INITS, MODELS, build_model, from_architecture
+from nnlib.nn.optim import OPTIMIZERS, build_optimizer
+from nnlib.nn.schedules import SCHEDULES, build_schedule
+
+# What each type needs besides its defaults (a new type must add a line here).
+OPTIMIZER_EXAMPLES = {"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05, "nesterov": True},
+                      "adam": {"lr": 0.002, "betas": [0.8, 0.99]}}
+SCHEDULE_EXAMPLES = {"none": {}, "steplr": {"step_size": 2}, "multisteplr": {"milestones": [2, 3]},
+                     "exponentiallr": {"gamma": 0.9}, "cosine": {"eta_min": 0.001}}
+MODEL_EXAMPLES = {
+    "mlp": {"sizes": [784, 16, 10], "weight_decay": [0.001, 0.0], "dropout": 0.1},
+    "cnn": {"channels": [1, 2, 3], "kernels": [[5, 5], [3, 3]], "linear_sizes": [75, 8, 10],
+            "conv_decay": "double", "weight_decay": 0.001},
+}
+
+
+def config(model=None, optimizer=None, schedule=None, **sections):
+    return load_config({"model": model or {"type": "mlp", "sizes": [784, 10]},
+                        "optimizer": optimizer or {"type": "sgd", "lr": 0.1},
+                        "schedule": schedule, "train": {"epochs": 4}, **sections})
+
+
+def test_every_registered_type_has_an_example():
+    assert set(OPTIMIZER_EXAMPLES) == set(OPTIMIZERS)
+    assert set(SCHEDULE_EXAMPLES) == set(SCHEDULES)
+    assert set(MODEL_EXAMPLES) == set(MODELS)
+
+
+@pytest.mark.parametrize("kind", list(OPTIMIZERS))
+def test_optimizer_config_build_config_rebuild(kind):
+    cfg = config(optimizer={"type": kind, **OPTIMIZER_EXAMPLES[kind]})
+    normalised = cfg.to_dict()["optimizer"]
+    # the fields are the constructor's parameters, its defaults filled in
+    taken = registry.fields(OPTIMIZERS[kind], skip=("weight_decay",))
+    assert list(normalised) == ["type", *list(taken)[1:]] == ["type", *OPTIMIZER_FIELDS[kind]]
+    for name, default in list(taken.items())[1:]:
+        given = OPTIMIZER_EXAMPLES[kind].get(name, default)
+        assert normalised[name] == given, name
+    opt = build_optimizer(cfg.optimizer, build_model(cfg.model))
+    assert type(opt) is OPTIMIZERS[kind]
+    assert opt.config() == normalised
+    again = build_optimizer(opt.config(), build_model(cfg.model))
+    assert type(again) is type(opt) and again.config() == normalised
+
+
+@pytest.mark.parametrize("kind", list(SCHEDULES))
+def test_schedule_config_build_config_rebuild(kind):
+    cfg = config(schedule={"type": kind, **SCHEDULE_EXAMPLES[kind]})
+    normalised = cfg.to_dict()["schedule"]
+    assert list(normalised) == ["type", *SCHEDULE_FIELDS[kind]]
+    if kind == "cosine":
+        assert normalised["T_max"] == 4  # derived from train.epochs
+    opt = build_optimizer(cfg.optimizer, build_model(cfg.model))
+    sched = build_schedule(cfg.schedule, opt)
+    assert type(sched) is SCHEDULES[kind]
+    assert sched.config() == normalised
+    again = build_schedule(sched.config(), build_optimizer(cfg.optimizer, build_model(cfg.model)))
+    assert again.config() == normalised
+    assert [again.lr_at(e) for e in range(5)] == [sched.lr_at(e) for e in range(5)]
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_model_config_build_architecture_rebuild(kind):
+    cfg = config(model={"type": kind, **MODEL_EXAMPLES[kind]})
+    normalised = cfg.to_dict()["model"]
+    taken = registry.fields(MODELS[kind], skip=("rng", "dtype", "input_shape"))
+    assert list(normalised)[1:] == list(taken)
+    model = build_model(cfg.model, rng=np.random.default_rng(0))
+    same = build_model(normalised, rng=np.random.default_rng(0))  # from the dict, too
+    rebuilt = from_architecture(model.architecture())
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.architecture() == model.architecture() == same.architecture()
+    x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(rebuilt.predict(x), model.predict(x))
+    np.testing.assert_array_equal(same.predict(x), model.predict(x))
+    assert model.weight_decays() == rebuilt.weight_decays()
+    assert model.l2_penalties() == rebuilt.l2_penalties()
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_activation_and_init_builds(name):
+    for init in INITS:
+        model = build_model(config(model={"sizes": [784, 8, 10], "activation": name,
+                                          "init": init}).model)
+        assert type(model[2]) is ACTIVATIONS[name]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_augmentation_mode_is_the_augmentation_type(mode):
+    cfg = config(train={"augmentation": {"mode": mode}})
+    assert cfg.train.augmentation == Augmentation(mode=mode)
+    assert load_config(cfg.to_dict()).train.augmentation == Augmentation(mode=mode)
+    # the defaults are the class's
+    assert config(train={"augmentation": {}}).train.augmentation == Augmentation()
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_split_is_the_data_spec_type(split):
+    cfg = config(data={"split": split, "n_train": 100, "n_valid": 50})
+    assert isinstance(cfg.data, DataSpec) and cfg.data.split == split
+    assert list(cfg.to_dict()["data"]) == ["split", *SPLIT_FIELDS[split]]
+    assert DataSpec(**{k: v for k, v in cfg.to_dict()["data"].items()}) == cfg.data
