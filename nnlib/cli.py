@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .errors import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -30,39 +31,22 @@ def _err(message: str) -> None:
     print(f"nnlib: error: {message}", file=sys.stderr, flush=True)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split("\n"))
+def _int_at_least(least: int, also: int | None = None, note: str = ""):
+    """An argparse type: an integer >= ``least`` (or exactly ``also``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < least and value != also:
+            raise argparse.ArgumentTypeError(f"{text} must be >= {least}{note}")
+        return value
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1 and value != -1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1 (or -1 for every core)")
-    return value
+_positive_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0)
+_jobs = _int_at_least(1, also=-1, note=" (or -1 for every core)")
 
 
 def _data_dir(args) -> Path:
@@ -213,7 +197,7 @@ def cmd_test(args) -> int:
         logits = model.predict(x, 1000)
     except ValueError as exc:
         raise ValueError(f"{path}: model does not fit MNIST images (N, 1, 28, 28) -> 10 classes "
-                         f"({_one_line(exc)})") from None
+                         f"({one_line(exc, limit=None)})") from None
     loss = float(CrossEntropyLoss()(logits, y))
     acc = float(np.mean(logits.argmax(axis=1) == y))
     print(f"test_loss={loss:.4f} test_accuracy={acc:.4f} n={len(y)} <- {path}")
@@ -397,7 +381,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
         if debug:
             traceback.print_exc()
-        message = _one_line(exc)
+        message = one_line(exc, limit=None)
         from .lab.config import ConfigError
         from .lab.mnist import DataError
         from .lab.training import TrainingDiverged

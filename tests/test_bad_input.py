@@ -14,7 +14,7 @@ from nnlib.cli import main
 from nnlib.lab.mnist import DataError
 from nnlib.nn.models import mlp
 from nnlib.nn.models import save as save_model
-from nnlib.lab.training import Checkpoint
+from nnlib.lab.callbacks import Checkpoint
 
 
 SEED_STYLE = {"model": {"size_list": [784, 16, 10], "act_func": "LeakyReLU"},

@@ -19,7 +19,8 @@ from nnlib.lab import experiments, recipes
 from nnlib.lab.config import ConfigError, with_overrides
 from nnlib.lab.data import DataSpec, load_splits
 from nnlib.lab.experiments import RunResult, grid, run, run_key, summarize
-from nnlib.lab.training import Checkpoint, Trainer
+from nnlib.lab.callbacks import Checkpoint
+from nnlib.lab.training import Trainer
 
 N_TRAIN, N_VALID, BATCH = 500, 200, 32
 # Metrics that are a pure function of (config, seed, code); training_time_s is wall-clock.

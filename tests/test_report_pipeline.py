@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.report import build as report
+from nnlib import report
+from nnlib.report import build, env
+from nnlib.report import html as report_html
 from nnlib.report import build_report
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -172,7 +174,7 @@ def test_default_output_dirs_quick_never_over_full(tmp_path, monkeypatch):
         return {"number": path.stem[3:5], "name": path.stem, "title": path.stem,
                 "status": "ok", "error": None, "duration_s": 0.1, "page": f"{path.stem}.html",
                 "headlines": []}
-    monkeypatch.setattr(report, "_process", fake_process)
+    monkeypatch.setattr(build, "_process", fake_process)
     assert build_report(quick=True, only=["01"], fetch_data=False, log=lambda s: None) == 0
     assert build_report(quick=False, only=["01"], fetch_data=False, log=lambda s: None) == 0
     assert outs == [tmp_path / "reports" / "quick", tmp_path / "reports"]
@@ -219,7 +221,7 @@ def test_headline_helper(monkeypatch):
 def test_strip_cdn():
     html = ('<script src="https://cdn.x/require.js"></script><script>var a=1;</script>'
             '<link rel="stylesheet" href="//cdn.x/a.css"><a href="https://ok.example">x</a>')
-    out = report.strip_cdn(html)
+    out = report_html.strip_cdn(html)
     assert "cdn.x" not in out and "var a=1" in out and "https://ok.example" in out
 
 
@@ -247,11 +249,11 @@ def test_parameter_check(tmp_path):
                                     metadata=meta), path)
         return path
 
-    assert report._check_parameters(nb("QUICK = False"), {"QUICK": True}) is None
-    assert report._check_parameters(nb("QUICK: bool = False"), {"QUICK": True}) is None
-    assert "does not declare QUICK" in report._check_parameters(nb("FAST = 1"), {"QUICK": True})
-    assert "defaults to str" in report._check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
-    assert "no cell tagged" in report._check_parameters(nb("QUICK = False", ()), {"QUICK": True})
+    assert env.check_parameters(nb("QUICK = False"), {"QUICK": True}) is None
+    assert env.check_parameters(nb("QUICK: bool = False"), {"QUICK": True}) is None
+    assert "does not declare QUICK" in env.check_parameters(nb("FAST = 1"), {"QUICK": True})
+    assert "defaults to str" in env.check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
+    assert "no cell tagged" in env.check_parameters(nb("QUICK = False", ()), {"QUICK": True})
 
 
 @pytest.mark.slow
@@ -279,7 +281,7 @@ def test_cell_timeout_stops_a_hanging_notebook(tmp_path):
 
 def test_kernel_manager_asks_for_encryption_where_available():
     import zmq
-    km = report._kernel_manager_class()()
+    km = env.kernel_manager_class()()
     if zmq.has("curve") and hasattr(km, "transport_encryption"):
         assert km.transport_encryption == "auto"
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib import SGD, Adam, Momentum, StepLR, cnn, mlp
+from nnlib import SGD, Adam, CrossEntropyLoss, Momentum, StepLR, cnn, mlp
 from nnlib.lab.augment import Augmentation
-from nnlib.lab.training import Checkpoint, EarlyStopping, History, Trainer, TrainingDiverged
+from nnlib.lab.callbacks import Callback, Checkpoint, EarlyStopping
+from nnlib.lab.training import History, Trainer, TrainingDiverged
 
 N_TRAIN, N_VALID, BATCH = 300, 100, 32
 N_BATCHES = math.ceil(N_TRAIN / BATCH)  # 10: nine batches of 32, one of 12
@@ -569,7 +570,6 @@ def test_trainer_rejects_bad_eval_every(eval_every):
 def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
     """monitor="valid_loss" must restore the epoch with the lowest validation loss, which need
     not be the epoch with the best validation accuracy."""
-    from nnlib.lab.training import EarlyStopping
 
     class FakeModel:
         def __init__(self):
@@ -620,7 +620,7 @@ def test_training_runs_with_the_requested_blas_thread_count(threads):
 
     seen = []
 
-    class Probe(nnlib.lab.training.Callback):
+    class Probe(Callback):
         def on_epoch_end(self, trainer, epoch):
             seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
@@ -632,3 +632,40 @@ def test_training_runs_with_the_requested_blas_thread_count(threads):
     assert seen and set(seen) == {threads}
     with pytest.raises(ValueError, match="threads"):
         Trainer(model, SGD(model, 0.1), threads=0)
+
+
+def test_callback_hooks_run_in_order_around_training():
+    calls = []
+
+    class Probe(Callback):
+        def __init__(self, name, order=0):
+            self.name, self.order = name, order
+
+        def on_train_begin(self, trainer):
+            calls.append((self.name, "begin", trainer.history.epochs_run))
+
+        def on_epoch_end(self, trainer, epoch):
+            calls.append((self.name, "epoch", epoch))
+
+        def on_train_end(self, trainer):
+            calls.append((self.name, "end", trainer.history.epochs_run))
+
+    trainer, _ = make_run(callbacks=[Probe("late", order=1), Probe("a"), Probe("b")])
+    trainer.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)
+    assert calls == [("late", "begin", 0), ("a", "begin", 0), ("b", "begin", 0),
+                     ("a", "epoch", 0), ("b", "epoch", 0), ("late", "epoch", 0),
+                     ("a", "epoch", 1), ("b", "epoch", 1), ("late", "epoch", 1),
+                     ("late", "end", 2), ("a", "end", 2), ("b", "end", 2)]
+    assert Checkpoint.order > EarlyStopping.order  # checkpoints save the others' updates
+
+
+def test_evaluation_uses_the_trainers_loss():
+    class Halved(CrossEntropyLoss):
+        def __call__(self, logits, labels):
+            return super().__call__(logits, labels) / 2
+
+    trainer, _ = make_run()
+    plain_loss, acc = trainer.evaluate(*VALID)
+    trainer.loss = Halved()
+    halved_loss, acc2 = trainer.evaluate(*VALID)
+    assert halved_loss == pytest.approx(plain_loss / 2) and acc2 == acc

@@ -29,7 +29,8 @@ from ..nn.models import load as load_model
 from ..nn.models import save as save_model
 from ..nn.optim import build_optimizer
 from ..nn.schedules import build_schedule
-from .training import Checkpoint, EarlyStopping, History, Trainer
+from .callbacks import Checkpoint, EarlyStopping
+from .training import History, Trainer
 
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
 

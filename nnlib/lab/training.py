@@ -20,8 +20,10 @@ import numpy as np
 
 from ..io import write_npz
 from ..nn.losses import CrossEntropyLoss
-from ..nn.models import save as save_model
 from ..nn.schedules import ConstantLR
+from .data import batches
+
+__all__ = ["History", "Trainer", "TrainingDiverged"]
 
 STATE_FORMAT = "nnlib-training-state/1"
 
@@ -98,79 +100,6 @@ class History:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-# --- callbacks -------------------------------------------------------------------------------
-
-class Callback:
-    """Hooks called by ``Trainer.fit``; ``state_dict`` is saved with the training state."""
-
-    def on_epoch_end(self, trainer: "Trainer", epoch: int) -> None:
-        pass
-
-    def state_dict(self) -> tuple[dict, dict]:
-        """``(json_state, arrays)``."""
-        return {}, {}
-
-    def load_state_dict(self, state: dict, arrays: dict) -> None:
-        pass
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; the counter resets on every improvement. With ``restore_best`` the best epoch's
-    weights are put back into the model when training ends."""
-
-    def __init__(self, patience: int = 2, restore_best: bool = True, min_delta: float = 0.0,
-                 monitor: str = "valid_acc"):
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
-        if monitor not in ("valid_acc", "valid_loss"):
-            raise ValueError(f"monitor must be 'valid_acc' or 'valid_loss', got {monitor!r}")
-        self.patience, self.restore_best = patience, bool(restore_best)
-        self.min_delta, self.monitor = float(min_delta), monitor
-        self.best: float | None = None
-        self.wait = 0
-        self.best_weights: dict | None = None  # by ``monitor``; restored when training ends
-
-    def on_epoch_end(self, trainer, epoch):
-        h = trainer.history
-        value = h.epoch_valid_acc[-1] if self.monitor == "valid_acc" else h.epoch_valid_loss[-1]
-        sign = 1 if self.monitor == "valid_acc" else -1
-        if self.best is None or sign * (value - self.best) > self.min_delta:
-            self.best, self.wait = value, 0
-            if self.restore_best:
-                self.best_weights = trainer.model.state_dict()
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                trainer.stop_training = True
-                h.stopped_early = True
-
-    def state_dict(self):
-        return {"best": self.best, "wait": self.wait}, dict(self.best_weights or {})
-
-    def load_state_dict(self, state, arrays):
-        self.best, self.wait = state["best"], state["wait"]
-        self.best_weights = dict(arrays) or None
-
-
-class Checkpoint(Callback):
-    """At each epoch end write ``state.npz`` (everything ``resume`` needs) into ``directory``,
-    ``best.npz`` whenever validation accuracy improves, and ``epoch_NNN.npz`` when
-    ``every_epoch``. All writes are atomic."""
-
-    def __init__(self, directory, every_epoch: bool = False, best: bool = True):
-        self.directory = Path(directory)
-        self.every_epoch, self.best = every_epoch, best
-
-    def on_epoch_end(self, trainer, epoch):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self.best and trainer.history.best_epoch == epoch:
-            save_model(trainer.model, self.directory / "best.npz")
-        if self.every_epoch:
-            save_model(trainer.model, self.directory / f"epoch_{epoch + 1:03d}.npz")
-        trainer.save_state(self.directory / "state.npz")
-
-
 # --- progress ---------------------------------------------------------------------------------
 
 def _progress_mode(progress) -> str:
@@ -192,6 +121,48 @@ def _progress_mode(progress) -> str:
     except ImportError:
         pass
     return "bar" if sys.stderr.isatty() else "epoch"
+
+
+def _check_fit_args(train, valid, batch_size) -> None:
+    (x, y), (xv, yv) = train, valid
+    if len(x) != len(y) or len(xv) != len(yv):
+        raise ValueError(f"inputs and labels differ in length: train {len(x)}/{len(y)}, "
+                         f"valid {len(xv)}/{len(yv)}")
+    if len(x) == 0 or len(xv) == 0:
+        raise ValueError(f"empty data: {len(x)} training and {len(xv)} validation samples")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+
+
+class _Progress:
+    """An epoch's progress: a tqdm bar ("bar"), one printed line per epoch ("epoch") or nothing
+    ("off"); see ``_progress_mode``."""
+
+    def __init__(self, progress, n_batches: int, desc: str):
+        self.mode = _progress_mode(progress)
+        self.bar = None
+        if self.mode == "bar":
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=n_batches, desc=desc, leave=False, unit="batch")
+
+    def batch(self, b: int, loss: float, acc: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if b % 50 == 0:
+                self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def epoch(self, line: str) -> None:
+        self.close()
+        if self.mode == "bar":
+            from tqdm.auto import tqdm
+            tqdm.write(line)
+        elif self.mode == "epoch":
+            print(line, flush=True)
 
 
 # --- trainer ----------------------------------------------------------------------------------
@@ -241,7 +212,6 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.augment_rng = np.random.default_rng([seed, 1])
         self.history = History()
-        self.best_state: dict | None = None
         self.stop_training = False
 
     # --- evaluation ---
@@ -252,11 +222,10 @@ class Trainer:
         return threadpool_limits(limits=self.threads, user_api="blas")
 
     def evaluate(self, x, y, batch_size: int | None = None) -> tuple[float, float]:
-        """Mean loss and accuracy of the model on ``(x, y)`` in eval mode."""
+        """Mean loss (``self.loss``) and accuracy of the model on ``(x, y)`` in eval mode."""
         with self._blas_threads():
             logits = self.model.predict(x, batch_size or self.eval_batch_size)
-        loss = CrossEntropyLoss()(logits, y)
-        return loss, float(np.mean(logits.argmax(axis=1) == y))
+        return self.loss(logits, y), float(np.mean(logits.argmax(axis=1) == y))
 
     # --- training ---
     def fit(self, train, valid, epochs: int, batch_size: int = 32) -> History:
@@ -265,107 +234,80 @@ class Trainer:
         train, valid: ``(x, y)`` with x (N, ...) float and y (N,) int. Returns the history;
         raises ``TrainingDiverged`` on a NaN/inf loss.
         """
-        with self._blas_threads():
-            return self._fit(train, valid, epochs, batch_size)
-
-    def _fit(self, train, valid, epochs: int, batch_size: int) -> History:
-        x, y = train
-        xv, yv = valid
-        if len(x) != len(y) or len(xv) != len(yv):
-            raise ValueError(f"inputs and labels differ in length: train {len(x)}/{len(y)}, "
-                             f"valid {len(xv)}/{len(yv)}")
-        if len(x) == 0 or len(xv) == 0:
-            raise ValueError(f"empty data: {len(x)} training and {len(xv)} validation samples")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        n = len(x)
-        n_batches = math.ceil(n / batch_size)
-        h = self.history
-        h.iterations_per_epoch = n_batches
-        mode = _progress_mode(self.progress)
-        start = h.epochs_run
+        _check_fit_args(train, valid, batch_size)
+        self.history.iterations_per_epoch = math.ceil(len(train[0]) / batch_size)
         self.stop_training = False
-        for epoch in range(start, epochs):
-            if h.stopped_early:
-                break
-            t0 = time.perf_counter()
-            lr = self.optimizer.lr
-            perm = self.rng.permutation(n)
-            self.model.train()
-            bar = None
-            if mode == "bar":
-                from tqdm.auto import tqdm
-                bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                           unit="batch")
-            sum_loss = sum_correct = 0.0
-            for b in range(n_batches):
-                idx = perm[b * batch_size:(b + 1) * batch_size]
-                xb, yb = x[idx], y[idx]
-                if self.augment is not None:
-                    xb = self.augment(xb, self.augment_rng)
-                out = self.model.forward(xb)
-                loss = self.loss(out, yb)
-                it = epoch * n_batches + b + 1
-                if not math.isfinite(loss):
-                    if bar is not None:
-                        bar.close()
-                    raise TrainingDiverged(epoch, it, lr, loss)
-                self.model.backward(self.loss.backward())
-                self.optimizer.step()
-                correct = int(np.count_nonzero(out.argmax(axis=1) == yb))
-                sum_loss += loss * len(idx)
-                sum_correct += correct
-                h.iteration.append(it)
-                h.train_loss.append(loss)
-                h.train_acc.append(correct / len(idx))
-                if self.eval_every and it % self.eval_every == 0 and b != n_batches - 1:
-                    vl, va = self.evaluate(xv[:self.eval_samples], yv[:self.eval_samples])
-                    h.eval_iteration.append(it)
-                    h.valid_loss.append(vl)
-                    h.valid_acc.append(va)
-                    self.model.train()
-                if bar is not None:
-                    bar.update(1)
-                    if b % 50 == 0:
-                        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / len(idx):.3f}")
-            if self.empty_final_step and n % batch_size == 0:
-                self.optimizer.zero_grad()
-                self.optimizer.step()
-            vl, va = self.evaluate(xv, yv)
-            h.eval_iteration.append((epoch + 1) * n_batches)
-            h.valid_loss.append(vl)
-            h.valid_acc.append(va)
-            h.epoch_train_loss.append(sum_loss / n)
-            h.epoch_train_acc.append(sum_correct / n)
-            h.epoch_valid_loss.append(vl)
-            h.epoch_valid_acc.append(va)
-            h.lr.append(lr)
-            if h.best_epoch is None or va > h.epoch_valid_acc[h.best_epoch]:
-                h.best_epoch = epoch
-                self.best_state = self.model.state_dict()
-            self.schedule.step()
-            h.epoch_time.append(time.perf_counter() - t0)
-            if bar is not None:
-                bar.close()
-            if mode != "off":
-                line = (f"epoch {epoch + 1}/{epochs}: train loss {h.epoch_train_loss[-1]:.4f} "
-                        f"acc {h.epoch_train_acc[-1]:.4f} | valid loss {vl:.4f} acc {va:.4f} | "
-                        f"lr {lr:g} | {h.epoch_time[-1]:.1f}s")
-                if mode == "bar":
-                    from tqdm.auto import tqdm
-                    tqdm.write(line)
-                else:
-                    print(line, flush=True)
-            # Checkpoints last, so the saved state includes every other callback's update for
-            # this epoch (e.g. EarlyStopping's counter and stop flag) whatever the list order.
-            for cb in sorted(self.callbacks, key=lambda c: isinstance(c, Checkpoint)):
-                cb.on_epoch_end(self, epoch)
-            if self.stop_training:
-                break
-        for cb in self.callbacks:  # the best weights by the early-stopping criterion itself
-            if isinstance(cb, EarlyStopping) and cb.restore_best and cb.best_weights is not None:
-                self.model.load_state_dict(cb.best_weights)
-        return h
+        with self._blas_threads():
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
+            for epoch in range(self.history.epochs_run, epochs):
+                if self.history.stopped_early or self.stop_training:
+                    break
+                self._epoch(train, valid, epoch, epochs, batch_size)
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def _epoch(self, train, valid, epoch: int, epochs: int, batch_size: int) -> None:
+        """One pass over ``train`` in shuffled minibatches, then the epoch-end evaluation, the
+        schedule step and the callbacks."""
+        h, (x, y) = self.history, train
+        n, n_batches = len(x), h.iterations_per_epoch
+        t0, lr = time.perf_counter(), self.optimizer.lr
+        self.model.train()
+        progress = _Progress(self.progress, n_batches, f"epoch {epoch + 1}/{epochs}")
+        sum_loss = sum_correct = 0.0
+        for b, (xb, yb) in enumerate(batches(x, y, batch_size, self.rng)):
+            it = epoch * n_batches + b + 1
+            loss, correct = self._step(xb, yb, epoch, it, lr, progress)
+            sum_loss += loss * len(yb)
+            sum_correct += correct
+            if self.eval_every and it % self.eval_every == 0 and b != n_batches - 1:
+                self._record_eval(it, *self.evaluate(valid[0][:self.eval_samples],
+                                                     valid[1][:self.eval_samples]))
+                self.model.train()
+            progress.batch(b, loss, correct / len(yb))
+        if self.empty_final_step and n % batch_size == 0:
+            self.optimizer.zero_grad()
+            self.optimizer.step()
+        vl, va = self.evaluate(*valid)
+        self._record_eval((epoch + 1) * n_batches, vl, va)
+        h.epoch_train_loss.append(sum_loss / n)
+        h.epoch_train_acc.append(sum_correct / n)
+        h.epoch_valid_loss.append(vl)
+        h.epoch_valid_acc.append(va)
+        h.lr.append(lr)
+        if h.best_epoch is None or va > h.epoch_valid_acc[h.best_epoch]:
+            h.best_epoch = epoch
+        self.schedule.step()
+        h.epoch_time.append(time.perf_counter() - t0)
+        progress.epoch(f"epoch {epoch + 1}/{epochs}: train loss {h.epoch_train_loss[-1]:.4f} "
+                       f"acc {h.epoch_train_acc[-1]:.4f} | valid loss {vl:.4f} acc {va:.4f} | "
+                       f"lr {lr:g} | {h.epoch_time[-1]:.1f}s")
+        for cb in sorted(self.callbacks, key=lambda c: c.order):
+            cb.on_epoch_end(self, epoch)
+
+    def _step(self, xb, yb, epoch: int, it: int, lr: float, progress) -> tuple[float, int]:
+        """Forward, loss, backward and update on one batch; records the iteration."""
+        if self.augment is not None:
+            xb = self.augment(xb, self.augment_rng)
+        out = self.model.forward(xb)
+        loss = self.loss(out, yb)
+        if not math.isfinite(loss):
+            progress.close()
+            raise TrainingDiverged(epoch, it, lr, loss)
+        self.model.backward(self.loss.backward())
+        self.optimizer.step()
+        correct = int(np.count_nonzero(out.argmax(axis=1) == yb))
+        self.history.iteration.append(it)
+        self.history.train_loss.append(loss)
+        self.history.train_acc.append(correct / len(yb))
+        return loss, correct
+
+    def _record_eval(self, it: int, loss: float, acc: float) -> None:
+        self.history.eval_iteration.append(it)
+        self.history.valid_loss.append(loss)
+        self.history.valid_acc.append(acc)
 
     # --- state ---
     def save_state(self, path) -> None:
@@ -373,8 +315,6 @@ class Trainer:
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"optim/{k}": v for k, v in opt.pop("buffers").items()})
-        if self.best_state is not None:
-            arrays.update({f"best/{k}": v for k, v in self.best_state.items()})
         cb_states = []
         for i, cb in enumerate(self.callbacks):
             st, arrs = cb.state_dict()
@@ -419,8 +359,6 @@ class Trainer:
             drop = [layer for layer in self.model.layers if hasattr(layer, "rng")]
             for layer, st in zip(drop, header["dropout_rngs"]):
                 layer.rng.bit_generator.state = st
-            best = group("best/")
-            self.best_state = best or None
             self.history = History.from_dict(header["history"])
             if len(header["callbacks"]) != len(self.callbacks):
                 raise ValueError(f"{len(header['callbacks'])} callback states for "

@@ -1,0 +1,194 @@
+"""HTML of the report: one self-contained page per notebook (nbconvert's lab template, nothing
+from a CDN, a banner on top), the index page with every headline and its verdicts, and the same
+headlines as a Markdown table (``results.md``)."""
+from __future__ import annotations
+
+import html
+import re
+
+from .notebook import acc_text, as_number, verdict_text
+
+_PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{# nnlib: the lab template without anything loaded from a CDN, plus a banner #}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block body_header -%}
+{{ super() }}
+{{ resources.nnlib_banner }}
+{%- endblock body_header -%}
+"""
+
+_CDN_TAG = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
+
+_BANNER_CSS = ("margin:0 0 1.5em 0;padding:0.8em 1.2em;border-radius:6px;font-family:"
+               "system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;"
+               "line-height:1.5;")
+
+
+def strip_cdn(text: str) -> str:
+    """Drop ``<script src=//...>`` and ``<link href=//...>`` tags (remote dependencies)."""
+    return _CDN_TAG.sub("", text)
+
+
+def banner(rec: dict) -> str:
+    quick = rec["mode"] == "quick"
+    ok = rec["status"] == "ok"
+    colour = "#fdecea;border:1px solid #f5c2c0" if not ok else (
+        "#fff4e5;border:1px solid #ffd8a8" if quick else "#e8f4fd;border:1px solid #b6dcf7")
+    head = ("Smoke run (quick mode): reduced budgets, numbers are not the report's results"
+            if quick else "Full run")
+    params = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items()) or "none"
+    dur = "-" if rec.get("duration_s") is None else f"{rec['duration_s']:.1f} s"
+    rows = [(f"<strong>{html.escape(head)}</strong> &middot; "
+             f"<a href=\"index.html\">report index</a>"),
+            (f"Notebook <code>{html.escape(rec['name'])}.ipynb</code> &middot; "
+             f"status <strong>{html.escape(rec['status'])}</strong> &middot; "
+             f"mode {html.escape(rec['mode'])} &middot; parameters <code>{html.escape(params)}"
+             f"</code> &middot; duration {dur} &middot; commit <code>{html.escape(rec['commit'])}"
+             f"</code> &middot; {html.escape(rec['date'])}")]
+    if not ok and rec.get("error"):
+        rows.append(f"<strong>Error:</strong> <code>{html.escape(rec['error'])}</code>")
+    body = "<br>\n".join(rows)
+    return (f'<div class="nnlib-banner" style="{_BANNER_CSS}background:{colour}">\n'
+            f"{body}\n</div>")
+
+
+def render_page(nb, rec: dict) -> str:
+    """One notebook as a self-contained HTML page (lab template, no CDN, banner on top)."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(template_name="lab", template_file="nnlib_page.html.j2",
+                            extra_loaders=[DictLoader({"nnlib_page.html.j2": _PAGE_TEMPLATE})])
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"injected-parameters"}), enabled=True)
+    resources = {"nnlib_banner": banner(rec), "metadata": {"name": rec["title"]}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    return strip_cdn(body)
+
+
+_INDEX_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}.meta{color:#555;margin-bottom:1.2em}
+.quick{background:#fff4e5;border:1px solid #ffd8a8;padding:.6em 1em;border-radius:6px}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.45em .6em;
+text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{white-space:nowrap}
+.ok{color:#1a7f37;font-weight:600}.error{color:#c62828;font-weight:600}
+.err{color:#c62828;font-size:.9em}h2{font-size:1.25em;margin-top:1.6em}
+.legend{color:#444;font-size:.92em}.heads td{font-size:.93em}
+.v-consistent{color:#1a7f37}.v-higher,.v-lower{color:#9a6700;font-weight:600}
+.heads td[class^="v-"]{white-space:nowrap}
+code{font-size:.92em}a{color:#0b5cad}
+"""
+
+
+def _ours_text(r: dict) -> str:
+    ours = r.get("ours")
+    if ours is None:
+        return "–"
+    std, n = r.get("ours_std"), r.get("n_seeds")
+    text = f"{ours:.4f}" + ("" if std is None else f" ± {std:.4f}")
+    return text + ("" if n is None else f" ({n} seed{'s' if n != 1 else ''})")
+
+
+def headline_table(index: dict) -> list[dict]:
+    """One dict per headline of every notebook in ``index``: notebook, result, published,
+    replayed, nnlib, vs published, vs replayed (display strings)."""
+    out = []
+    for nb in index["notebooks"]:
+        for r in nb.get("headlines") or []:
+            try:
+                published = as_number(r.get("published", r.get("report")))
+                replayed = as_number(r.get("replayed"))
+                ours = {**r, "ours": as_number(r.get("ours")), "ours_std": as_number(r.get("ours_std"))}
+            except ValueError:
+                continue
+            out.append({"notebook": nb["name"], "result": str(r.get("name", "")),
+                        "published": acc_text(published), "replayed": acc_text(replayed),
+                        "nnlib": _ours_text(ours),
+                        "vs published": verdict_text(r.get("vs_published")),
+                        "vs replayed": verdict_text(r.get("vs_replayed"))})
+    return out
+
+
+_HEADLINE_COLUMNS = ("notebook", "result", "published", "replayed", "nnlib", "vs published",
+                     "vs replayed")
+
+
+def results_markdown(index: dict) -> str:
+    """The headline numbers of ``index`` as a Markdown table (the README's results table)."""
+    lines = ["| " + " | ".join(_HEADLINE_COLUMNS[:4]) + " | nnlib (mean ± std) | "
+             + " | ".join(_HEADLINE_COLUMNS[5:]) + " |",
+             "|" + "---|" * len(_HEADLINE_COLUMNS)]
+    for row in headline_table(index):
+        lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in _HEADLINE_COLUMNS)
+                     + " |")
+    durations = ", ".join(f"{r['name']} {r['duration_s']:.0f}" for r in index["notebooks"]
+                          if r.get("duration_s") is not None)
+    return "\n".join(lines) + f"\n\nPer-notebook durations (s): {durations or '-'}\n"
+
+
+def render_index(index: dict) -> str:
+    quick = index["mode"] == "quick"
+    rows = []
+    for r in index["notebooks"]:
+        dur = "-" if r.get("duration_s") is None else f"{r['duration_s']:.1f} s"
+        err = (f'<div class="err">{html.escape(r["error"])}</div>'
+               if r.get("error") else "")
+        n_head = len(r.get("headlines") or [])
+        rows.append(
+            f"<tr><td>{html.escape(r['number'])}</td>"
+            f"<td><a href=\"{html.escape(r['page'])}\">{html.escape(r['title'])}</a>{err}</td>"
+            f"<td class=\"{html.escape(r['status'])}\">{html.escape(r['status'])}</td>"
+            f"<td class=\"num\">{dur}</td><td class=\"num\">{n_head}</td></tr>")
+    heads = []
+    for h in headline_table(index):
+        cells = []
+        for c in _HEADLINE_COLUMNS:
+            text = html.escape(h[c])
+            klass = ""
+            if c.startswith("vs "):
+                klass = f' class="v-{h[c].split()[0]}"' if h[c] != "–" else ""
+            elif c in ("published", "replayed", "nnlib"):
+                klass = ' class="num"'
+            cells.append(f"<td{klass}>{text}</td>")
+        heads.append("<tr>" + "".join(cells) + "</tr>")
+    note = ('<p class="quick"><strong>Smoke run (quick mode)</strong>: reduced budgets; the '
+            "numbers below are not the report's results.</p>") if quick else ""
+    n_err = sum(r["status"] != "ok" for r in index["notebooks"])
+    from .compare import VERDICT_RULE
+    from .reference import REPLAY_PROVENANCE
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>nnlib report{' (quick)' if quick else ''}</title>
+<style>{_INDEX_CSS}</style></head>
+<body>
+<h1>nnlib &mdash; MNIST lab report</h1>
+<div class="meta">mode {html.escape(index['mode'])} &middot; commit
+<code>{html.escape(index['commit'])}</code> &middot; {html.escape(index['generated'])} &middot;
+{len(index['notebooks'])} notebooks, {n_err} with errors</div>
+{note}
+<table>
+<thead><tr><th>#</th><th>Notebook</th><th>Status</th><th>Duration</th><th>Headlines</th></tr>
+</thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<h2>Headline numbers</h2>
+<p class="legend">Test accuracy. <em>published</em>: the lab report's number; <em>replayed</em>:
+{html.escape(REPLAY_PROVENANCE)}; <em>nnlib</em>: ours, mean ± std over seeds.
+{html.escape(VERDICT_RULE.replace("*", ""))}</p>
+<table class="heads">
+<thead><tr>{''.join(f"<th>{html.escape(c)}</th>" for c in _HEADLINE_COLUMNS)}</tr></thead>
+<tbody>
+{chr(10).join(heads)}
+</tbody></table>
+</body></html>
+"""

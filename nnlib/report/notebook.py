@@ -1,0 +1,78 @@
+"""What notebooks call: ``headline`` publishes a notebook's headline numbers, with their verdicts
+against the report's published and replayed numbers, for the report index to collect."""
+from __future__ import annotations
+
+HEADLINE_MIME = "application/vnd.nnlib.headline+json"
+
+
+def as_number(x):
+    if x is None:
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"headline value {x!r} is not a number") from None
+
+
+def acc_text(x) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
+def _verdicts(r: dict) -> dict:
+    """``vs_published`` / ``vs_replayed``: ``compare.Verdict.to_dict()`` or None (no reference,
+    or "ours" is not an accuracy)."""
+    from .compare import verdict
+    out = {}
+    ours = r["ours"]
+    for key in ("published", "replayed"):
+        ref = r.get(key)
+        ok = ref is not None and ours is not None and 0.0 <= ours <= 1.0
+        out[f"vs_{key}"] = (verdict(ref, ours, r["ours_std"], r["n_seeds"] or 1).to_dict()
+                            if ok else None)
+    return out
+
+
+def verdict_text(v: dict | None) -> str:
+    """A stored verdict as a cell: "consistent", "higher by 0.0151", "lower by 0.0031" or "–"."""
+    if not v or v.get("verdict") in (None, "none"):
+        return "–"
+    if v["verdict"] == "consistent":
+        return "consistent"
+    return f"{v['verdict']} by {abs(v['difference']):.4f}"
+
+
+def headline(rows) -> list[dict]:
+    """Publish a notebook's headline numbers for the report index.
+
+    ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "n_seeds": int|None,
+    "published": float|None, "replayed": float|None}`` (``published``: the report's own number,
+    also accepted as ``report``; ``replayed``: the report's code re-run, see
+    ``nnlib.report.reference``). Each row gets its verdicts against both (``nnlib.report.compare.verdict``;
+    ``vs_published`` / ``vs_replayed``, None without a reference). Displays them as a text
+    table in the notebook and, under the ``application/vnd.nnlib.headline+json`` mime type, for
+    ``build_report`` to pick up. Returns the normalised rows.
+    """
+    if isinstance(rows, dict):
+        rows = [rows]
+    clean = []
+    for row in rows:
+        if "name" not in row or "ours" not in row:
+            raise ValueError(f"headline row needs 'name' and 'ours': {row!r}")
+        n = row.get("n_seeds")
+        r = {"name": str(row["name"]), "ours": as_number(row["ours"]),
+             "ours_std": as_number(row.get("ours_std")), "n_seeds": None if n is None else int(n),
+             "published": as_number(row.get("published", row.get("report"))),
+             "replayed": as_number(row.get("replayed"))}
+        r.update(_verdicts(r))
+        clean.append(r)
+    width = max([len(r["name"]) for r in clean] + [4])
+    lines = [(f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
+              f"{'vs published':<18}  vs replayed")]
+    for r in clean:
+        ours = acc_text(r["ours"]) + ("" if r["ours_std"] is None else f" ± {r['ours_std']:.4f}")
+        lines.append(f"{r['name']:<{width}}  {ours:>18}  {acc_text(r['published']):>9}  "
+                     f"{acc_text(r['replayed']):>8}  {verdict_text(r['vs_published']):<18}  "
+                     f"{verdict_text(r['vs_replayed'])}")
+    from IPython.display import display
+    display({HEADLINE_MIME: clean, "text/plain": "\n".join(lines)}, raw=True)
+    return clean
