@@ -76,3 +76,51 @@ def headline(rows) -> list[dict]:
     from IPython.display import display
     display({HEADLINE_MIME: clean, "text/plain": "\n".join(lines)}, raw=True)
     return clean
+
+
+# --- helpers the notebooks share -------------------------------------------------------------
+
+def maybe_quick(cfg, quick: bool, **quick_kw):
+    """``cfg``, or its smoke-run version (``recipes.quick``) when ``quick``."""
+    from ..lab.recipes import quick as shrink
+    return shrink(cfg, **quick_kw) if quick else cfg
+
+
+def check_runs(df):
+    """A grid's DataFrame unchanged, or ``RuntimeError`` saying how many runs failed and the
+    first failure (so a notebook stops at the grid that failed, not at a later KeyError)."""
+    bad = df[df["error"].notna()]
+    if len(bad):
+        raise RuntimeError(f"{len(bad)} run(s) failed: {bad['error'].iloc[0]}")
+    return df
+
+
+def histories(df) -> list:
+    """The ``History`` of each run of a grid's DataFrame (from its ``run_dir``), in row order."""
+    from ..lab.experiments import RunResult
+    return [RunResult.from_dir(d).history for d in df["run_dir"]]
+
+
+def runs_by(df, by: str) -> dict:
+    """``{value of by: [History, ...]}`` over a grid's DataFrame (first-seen order)."""
+    return {key: histories(g) for key, g in df.groupby(by, sort=False)}
+
+
+def verdict_markdown(title: str, text: str, extra: str = "") -> str:
+    """"**Verdict (title).** Text. extra" as Markdown (``text`` capitalised)."""
+    return f"**Verdict ({title}).** {text[0].upper()}{text[1:]} {extra}".rstrip()
+
+
+def show_verdict(title: str, text: str, extra: str = "") -> None:
+    """Display :func:`verdict_markdown` in the notebook."""
+    from IPython.display import Markdown, display
+    display(Markdown(verdict_markdown(title, text, extra)))
+
+
+def target_sentence(name: str, result, target: float) -> str:
+    """One computed Markdown sentence for a "going further" run against its target accuracy."""
+    met = ("**met**" if result.test_accuracy >= target
+           else f"**not met** (short by {target - result.test_accuracy:.4f})")
+    return (f"**{name} (seed {result.seed})**: test accuracy {result.test_accuracy:.4f}, loss "
+            f"{result.test_loss:.4f}, training time {result.training_time_s:.0f} s "
+            f"({result.history.epochs_run} epochs). Target {target:.3f}: {met}.")
