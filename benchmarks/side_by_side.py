@@ -7,7 +7,8 @@ do.
 Each round runs ``train_speed.py`` (with this interpreter) and ``torch_reference.py`` (with
 ``--torch-python``, an environment that has torch; never a dependency of nnlib), in alternating
 order, each as a fresh process timing ``--repeats`` one-epoch runs and reporting their median
-(so one warm-up epoch does not count). Prints ONE JSON line: both medians, the median per-round ratio
+(so one warm-up epoch does not count). Prints ONE JSON line: both medians, the median per-round
+ratio
 nnlib/torch, and every round.
 """
 from __future__ import annotations

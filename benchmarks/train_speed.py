@@ -18,13 +18,12 @@ import time
 
 import numpy as np
 
-from nnlib.nn import parallel
-
 from nnlib.lab import recipes
+from nnlib.lab.training import Trainer
+from nnlib.nn import parallel
 from nnlib.nn.models import build_model
 from nnlib.nn.optim import build_optimizer
 from nnlib.nn.schedules import build_schedule
-from nnlib.lab.training import Trainer
 
 
 def synthetic(n_train: int, n_valid: int, rng: np.random.Generator):
@@ -46,7 +45,7 @@ def load_data(use_synthetic: bool):
             from nnlib.lab.experiments import default_data_dir
             d = load_splits(DataSpec(), data_dir=str(default_data_dir()))
             return d["train"], d["valid"], "mnist"
-        except Exception as exc:  # noqa: BLE001 - fall back, and say so in the output
+        except Exception as exc:
             print(f"# MNIST unavailable ({exc}); using synthetic data")
     return (*synthetic(50_000, 10_000, np.random.default_rng(0)), "synthetic")
 

@@ -102,7 +102,8 @@ def _train_config(args):
             run_dir = Path(args.out)
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            run_dir = default_runs_dir() / f"{Path(args.config).stem}-seed{config.train.seed}-{stamp}"
+            name = f"{Path(args.config).stem}-seed{config.train.seed}-{stamp}"
+            run_dir = default_runs_dir() / name
         return config, run_dir
 
     if args.out:
@@ -129,8 +130,8 @@ def _train_config(args):
 
 
 def cmd_train(args) -> int:
-    from .lab.experiments import RunResult, load_data, train_run
     from .io import write_json
+    from .lab.experiments import RunResult, load_data, train_run
 
     config, run_dir = _train_config(args)
     finished = (run_dir / "metrics.json").is_file()
@@ -245,9 +246,9 @@ def _read_spec(path: Path):
 
 
 def cmd_search(args) -> int:
+    from .io import write_text
     from .lab.config import ConfigError, load_config
     from .lab.experiments import default_runs_dir, grid
-    from .io import write_text
 
     spec_path = Path(args.spec)
     base, axes, seeds = _read_spec(spec_path)
@@ -378,7 +379,7 @@ def main(argv=None) -> int:
             traceback.print_exc()
         _err("interrupted")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+    except Exception as exc:
         if debug:
             traceback.print_exc()
         message = one_line(exc, limit=None)

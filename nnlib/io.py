@@ -78,6 +78,5 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     for name, arr in arrays.items():
         if np.asarray(arr).dtype == object:
             raise ValueError(f"{path}: array {name!r} has dtype object; refusing to pickle it")
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)

@@ -1,4 +1,5 @@
-"""Numerical gradient helpers for the gradient tests (not a test module: pytest does not collect it).
+"""Numerical gradient helpers for the gradient tests (not a test module: pytest does not collect
+it).
 
 ``numerical_grad(f, x)`` perturbs ``x`` in place, one entry at a time, and returns the central
 difference (f(x + eps) − f(x − eps)) / (2·eps) in float64. ``rel_error`` is the normwise relative

@@ -1,4 +1,5 @@
-"""Tests for nnlib.lab.augment: exact geometry on known cases, randomness, shapes, argument checks."""
+"""Tests for nnlib.lab.augment: exact geometry on known cases, randomness, shapes, argument
+checks."""
 import dataclasses
 
 import numpy as np

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import nnlib.lab.mnist
 from cli_support import DATA_DIR, TINY, isolated_cli, needs_mnist  # noqa: F401 (autouse fixture)
 
+import nnlib.lab.mnist
 from nnlib.cli import main
+from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.mnist import DataError
 from nnlib.nn.models import mlp
 from nnlib.nn.models import save as save_model
-from nnlib.lab.callbacks import Checkpoint
-
 
 SEED_STYLE = {"model": {"size_list": [784, 16, 10], "act_func": "LeakyReLU"},
               "optimizer": {"type": "Momentum", "init_lr": 0.1},

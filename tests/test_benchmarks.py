@@ -27,7 +27,7 @@ def _run(script: str, *args: str) -> dict:
 def test_train_speed_prints_one_json_line(model, samples, nnlib_threads):
     out = _run("train_speed.py", "--model", model, "--synthetic", "--samples", samples,
                "--repeats", "2", "--nnlib-threads", nnlib_threads)
-    assert TRAIN_KEYS <= set(out)
+    assert set(out) >= TRAIN_KEYS
     assert out["model"] == model and out["dtype"] == "float32" and out["data"] == "synthetic"
     assert out["threads"] == 1 and out["nnlib_threads"] == int(nnlib_threads)
     assert len(out["all_seconds"]) == 2 and out["seconds"] > 0

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cli_support import DATA_DIR, TINY, isolated_cli, needs_mnist  # noqa: F401 (autouse fixture)
 
 from nnlib import __version__
@@ -15,7 +14,8 @@ from nnlib.cli import main
 
 METRICS_LINE = re.compile(
     r"^test_loss=(?P<test_loss>[\d.]+) test_accuracy=(?P<test_accuracy>[\d.]+) "
-    r"training_time_s=(?P<training_time_s>[\d.]+) best_valid_accuracy=(?P<best_valid_accuracy>[\d.]+) "
+    r"training_time_s=(?P<training_time_s>[\d.]+) "
+    r"best_valid_accuracy=(?P<best_valid_accuracy>[\d.]+) "
     r"epochs_run=(?P<epochs_run>\d+) -> (?P<run_dir>.+)$")
 
 
@@ -215,6 +215,7 @@ def test_resume_with_config_and_a_non_default_seed(tmp_path, capsys):
     assert main(["train", str(cfg), "--resume", str(run)]) == 0
     out = capsys.readouterr().out
     assert "already finished" in out
-    assert metrics_line(out.strip().splitlines()[-1] + "\n")["test_accuracy"] == first["test_accuracy"]
+    last = metrics_line(out.strip().splitlines()[-1] + "\n")
+    assert last["test_accuracy"] == first["test_accuracy"]
     assert main(["train", str(cfg), "--resume", str(run), "--seed", "2"]) == 2
     assert "differs from the seed 1" in capsys.readouterr().err

@@ -212,7 +212,7 @@ def test_load_splits_converts_caches_and_is_read_only(tmp_path, monkeypatch):
         x, y = splits[key]
         assert x.shape == (n, 1, 28, 28) and x.dtype == np.float32
         assert y.shape == (n,) and y.dtype == np.int64
-        assert 0.0 <= x.min() and x.max() <= 1.0
+        assert x.min() >= 0.0 and x.max() <= 1.0
         assert not x.flags.writeable and not y.flags.writeable
         with pytest.raises(ValueError):
             x[0, 0, 0, 0] = 5.0

@@ -1,6 +1,6 @@
-"""Tests for nnlib.lab.experiments: the run cache and its keys, determinism, exact resume of a killed
-run, augmentation modes, grid search (resume, parallel backends, failing cells, bad axes), the
-cross-process run lock and the dask backend.
+"""Tests for nnlib.lab.experiments: the run cache and its keys, determinism, exact resume of a
+killed run, augmentation modes, grid search (resume, parallel backends, failing cells, bad
+axes), the cross-process run lock and the dask backend.
 
 Every run is tiny (a 784-16-10 MLP, 500 training / 200 validation images of the real MNIST,
 1–2 epochs) and lives in ``tmp_path``.
@@ -16,10 +16,10 @@ import pytest
 
 import nnlib.lab.training
 from nnlib.lab import experiments, recipes
+from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.config import ConfigError, with_overrides
 from nnlib.lab.data import DataSpec, load_splits
 from nnlib.lab.experiments import RunResult, grid, run, run_key, summarize
-from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.training import Trainer
 
 N_TRAIN, N_VALID, BATCH = 500, 200, 32
@@ -352,7 +352,7 @@ def test_grid_bad_axis_fails_fast_before_training(tmp_path, monkeypatch, axes):
 
 
 def test_grid_empty_axis_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="optimizer.lr"):
+    with pytest.raises(ValueError, match=r"optimizer\.lr"):
         grid(tiny(), {"optimizer.lr": []}, runs_dir=tmp_path, progress=False)
 
 

@@ -12,7 +12,17 @@ import pytest
 from gradcheck import assert_close_grad, numerical_grad, rel_error
 
 import nnlib
-from nnlib.nn.layers import Conv2D, Dropout, Flatten, LeakyReLU, Linear, MaxPool2D, ReLU, Sigmoid, Tanh
+from nnlib.nn.layers import (
+    Conv2D,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from nnlib.nn.losses import CrossEntropyLoss
 
 TOL = 1e-6
@@ -36,7 +46,7 @@ def check_layer(layer, x, rng, tol=TOL, name=None, before_forward=None):
     before()
     out = layer.forward(x)
     R = rng.standard_normal(out.shape)
-    grad_arrays = {k: g for k, g in layer.grads.items()}
+    grad_arrays = dict(layer.grads)
     dx = layer.backward(R)
     for k, g in layer.grads.items():
         assert g is grad_arrays[k], f"{name}: backward replaced grads[{k!r}] instead of filling it"
@@ -74,7 +84,7 @@ def test_checker_rejects_a_wrong_gradient():
 
     broken = Broken(4, 3, dtype=np.float64)
     broken.params = layer.params
-    with pytest.raises(AssertionError, match="Broken.*db"):
+    with pytest.raises(AssertionError, match=r"Broken.*db"):
         check_layer(broken, x, _rng(2), name="Broken")
 
 

@@ -1,4 +1,5 @@
-"""Tests for nnlib.lab.mnist on small generated data: no network (a local HTTP server stands in for the
+"""Tests for nnlib.lab.mnist on small generated data: no network (a local HTTP server stands in for
+the
 mirrors, a fake wheel for the registry)."""
 from __future__ import annotations
 
@@ -156,7 +157,7 @@ def test_read_idx_rejects_malformed_files(tmp_path, case, needle):
 def test_read_idx_truncated_gzip_names_file(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.arange(10, dtype=np.uint8)))[:-12])
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz"):
         read_idx(path)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlib.lab.mnist import MNIST_SHA256, load_mnist
+from nnlib.lab.mnist import MNIST_SHA256, array_sha256, load_mnist
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -26,4 +26,5 @@ def test_real_mnist_loads_and_verifies():
         980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert 30 < x_train.mean() < 36  # MNIST mean pixel ~33.3
     assert (DATA_DIR / "mnist.npz").is_file()
-    assert set(MNIST_SHA256) == {"x_train", "y_train", "x_test", "y_test"}
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    assert {name: array_sha256(a) for name, a in arrays.items()} == MNIST_SHA256

@@ -269,7 +269,7 @@ def test_saved_file_never_needs_pickle(tmp_path):
 
 
 def test_load_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.npz"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz"):
         load(tmp_path / "nope.npz")
 
 

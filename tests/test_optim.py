@@ -469,7 +469,7 @@ def test_momentum_flushes_denormal_velocity_to_zero_but_keeps_real_values():
     v = opt.velocity["0.W"]
     v[...] = np.array([[tiny / 8, -tiny / 3], [1e-3, -2.5e-2], [1e-30, 0.75]], dtype=np.float32)
     start = v.copy()
-    for name, p, g in model.parameters():
+    for _, _, g in model.parameters():
         g[...] = 0
     for _ in range(optim_mod.FLUSH_EVERY):
         opt.step()
@@ -483,10 +483,10 @@ def test_momentum_flushes_denormal_velocity_to_zero_but_keeps_real_values():
 def test_adam_state_has_no_denormals_after_gradients_stop():
     model = nnlib.Sequential(nnlib.Linear(4, 3))
     opt = nnlib.Adam(model, lr=1e-3)
-    for name, p, g in model.parameters():
+    for _, _, g in model.parameters():
         g[...] = 1.0
     opt.step()
-    for name, p, g in model.parameters():
+    for _, _, g in model.parameters():
         g[...] = 0.0
     for _ in range(1500):  # 0.9**1500 ≈ 1e-69: far below float32's smallest normal
         opt.step()
@@ -514,7 +514,7 @@ def test_two_thread_update_of_large_parameters_is_bit_identical(make):
             model[0].params["W"][...] = rng.standard_normal((600, 500))
             opt = make(model)
             for _ in range(5):
-                for _, p, g in model.parameters():
+                for _, _, g in model.parameters():
                     g[...] = rng.standard_normal(g.shape)
                 opt.step()
             results.append(model.state_dict())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = None
+except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli, the same parser
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,11 +17,7 @@ def _name(req: str) -> str:
 
 
 def _pyproject():
-    text = (ROOT / "pyproject.toml").read_text()
-    if tomllib is not None:
-        return tomllib.loads(text)
-    import pytest
-    pytest.skip("tomllib needs Python >= 3.11")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def _environment_deps() -> set[str]:

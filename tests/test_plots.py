@@ -23,11 +23,11 @@ def test_size_sweep_lines_and_reference_levels():
     fig = plots.plot_size_sweep(sweep_frame(), "act", published={"sigmoid": 0.9124},
                                 replayed={"sigmoid": 0.9245, "relu": 0.9580}, title="t")
     ax = fig.axes[0]
-    hlines = {(round(l.get_ydata()[0], 4), l.get_linestyle()) for l in ax.get_lines()
-              if len(set(l.get_ydata())) == 1 and len(l.get_ydata()) == 2}
+    hlines = {(round(line.get_ydata()[0], 4), line.get_linestyle()) for line in ax.get_lines()
+              if len(set(line.get_ydata())) == 1 and len(line.get_ydata()) == 2}
     assert hlines == {(0.9124, "--"), (0.9245, ":"), (0.958, ":")}
     # the mean lines: one point per size, mean over the two seeds
-    means = [l for l in ax.get_lines() if l.get_marker() == "o"]
+    means = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert len(means) == 2
     np.testing.assert_allclose(np.asarray(means[0].get_ydata(), float), [0.9030, 0.9055, 0.9105])
     assert ax.get_xlabel() == "training images" and ax.get_title() == "t"
@@ -42,7 +42,8 @@ def test_comparison_marks_published_and_replayed():
     fig = plots.plot_comparison(df, "opt", reference={"sgd": 0.9225, "momentum": 0.9423},
                                 replayed={"sgd": 0.9374})
     ax = fig.axes[0]
-    markers = {l.get_label(): l.get_ydata() for l in ax.get_lines() if l.get_linestyle() == "None"}
+    markers = {line.get_label(): line.get_ydata() for line in ax.get_lines()
+               if line.get_linestyle() == "None"}
     np.testing.assert_allclose(markers["report (published)"], [0.9225, 0.9423])
     np.testing.assert_allclose(markers["report's code, replayed"], [0.9374, np.nan])
     lo, hi = ax.get_ylim()

@@ -110,4 +110,4 @@ def test_every_split_is_the_data_spec_type(split):
     cfg = config(data={"split": split, "n_train": 100, "n_valid": 50})
     assert isinstance(cfg.data, DataSpec) and cfg.data.split == split
     assert list(cfg.to_dict()["data"]) == ["split", *SPLIT_FIELDS[split]]
-    assert DataSpec(**{k: v for k, v in cfg.to_dict()["data"].items()}) == cfg.data
+    assert DataSpec(**cfg.to_dict()["data"]) == cfg.data

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from nnlib import report
-from nnlib.report import build, env
+from nnlib.report import build, build_report, env
 from nnlib.report import html as report_html
-from nnlib.report import build_report
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 CDN = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE)
@@ -275,7 +274,8 @@ def test_cell_timeout_stops_a_hanging_notebook(tmp_path):
     assert time.monotonic() - t0 < 120
     row = json.loads((tmp_path / "out" / "index.json").read_text())["notebooks"][0]
     assert rc == 1 and row["status"] == "error"
-    assert "timed out" in (row.get("error") or "").lower() or "timeout" in (row.get("error") or "").lower()
+    error = (row.get("error") or "").lower()
+    assert "timed out" in error or "timeout" in error
     assert (tmp_path / "out" / "01_hangs.html").exists()
 
 

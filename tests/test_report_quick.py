@@ -25,7 +25,8 @@ def test_every_expected_notebook_exists_and_is_committed_without_outputs():
         nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters'"
-        assert "QUICK = False" in tagged[0].source, f"{name}: parameters cell must set QUICK = False"
+        assert "QUICK = False" in tagged[0].source, \
+            f"{name}: parameters cell must set QUICK = False"
         dirty = [i for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and (c.outputs or c.execution_count)]
         assert not dirty, f"{name}: cells {dirty} carry outputs (commit notebooks stripped)"

@@ -7,7 +7,14 @@ import pytest
 
 import nnlib
 from nnlib.nn.optim import SGD
-from nnlib.nn.schedules import ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR, build_schedule
+from nnlib.nn.schedules import (
+    ConstantLR,
+    CosineLR,
+    ExponentialLR,
+    MultiStepLR,
+    StepLR,
+    build_schedule,
+)
 
 
 def opt(lr=0.1):

@@ -259,7 +259,7 @@ def drive(cb, accs=None, losses=None):
     """Feed ``cb`` one epoch at a time; return the stop flag after each epoch."""
     n = len(accs if accs is not None else losses)
     trainer = SimpleNamespace(history=History(), stop_training=False,
-                              model=SimpleNamespace(state_dict=lambda: {}))
+                              model=SimpleNamespace(state_dict=dict))
     flags = []
     for e in range(n):
         trainer.history.epoch_valid_acc.append(accs[e] if accs is not None else 0.0)
@@ -458,7 +458,7 @@ def test_load_state_truncated_or_garbage_file_raises_value_error_naming_it(tmp_p
 
 def test_load_state_missing_file_raises_file_not_found(tmp_path):
     trainer, _ = make_run("mlp")
-    with pytest.raises(FileNotFoundError, match="nope.npz"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz"):
         trainer.load_state(tmp_path / "nope.npz")
 
 
@@ -466,7 +466,7 @@ def test_load_state_from_other_architecture_raises_value_error(tmp_path):
     path = _state_file(tmp_path)
     model = mlp([64, 8, 4])
     other = Trainer(model, Momentum(model, 0.05), progress="off")
-    with pytest.raises(ValueError, match="state.npz"):
+    with pytest.raises(ValueError, match=r"state\.npz"):
         other.load_state(path)
 
 
@@ -601,8 +601,8 @@ def test_early_stopping_on_valid_loss_restores_the_lowest_loss_weights():
 
 def test_fit_rejects_empty_data():
     import nnlib.nn.models
-    from nnlib.nn.optim import SGD
     from nnlib.lab.training import Trainer
+    from nnlib.nn.optim import SGD
     model = nnlib.nn.models.mlp([4, 3, 2])
     trainer = Trainer(model, SGD(model, 0.1), progress="off")
     x, y = np.zeros((5, 4), np.float32), np.zeros(5, np.int64)

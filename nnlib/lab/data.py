@@ -77,8 +77,9 @@ class DataSpec:
             _rule(1 <= n_valid <= REPORT_TRAIN_START, "n_valid", n_valid,
                   f"must be in [1, {REPORT_TRAIN_START}] with split 'report' (its validation "
                   f"images are the first n_valid of its first {REPORT_TRAIN_START})")
-            _rule(seed == 0, "split_seed", seed, f"is not used by split 'report' (its "
-                                                 f"permutation is fixed by seed {REPORT_SPLIT_SEED})")
+            _rule(seed == 0, "split_seed", seed,
+                  f"is not used by split 'report' (its permutation is fixed by seed "
+                  f"{REPORT_SPLIT_SEED})")
             most = N_TRAIN_IMAGES - REPORT_TRAIN_START
             why = f"split 'report' trains on positions {REPORT_TRAIN_START} on"
         else:

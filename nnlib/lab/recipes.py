@@ -6,8 +6,8 @@ Every function returns a validated ``Config``; ``quick(cfg)`` shrinks any of the
 """
 from __future__ import annotations
 
+from ..paths import project_root
 from .config import Config, load_config, with_overrides
-from .experiments import project_root
 
 
 def _seed_config(name: str) -> Config:

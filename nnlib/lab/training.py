@@ -87,7 +87,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -96,7 +96,7 @@ class History:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path) -> "History":
+    def load(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
@@ -324,7 +324,8 @@ class Trainer:
                         if hasattr(layer, "rng")]
         header = {
             "format": STATE_FORMAT, "optimizer": opt, "schedule": self.schedule.state_dict(),
-            "rng": self.rng.bit_generator.state, "augment_rng": self.augment_rng.bit_generator.state,
+            "rng": self.rng.bit_generator.state,
+            "augment_rng": self.augment_rng.bit_generator.state,
             "dropout_rngs": dropout_rngs, "history": self.history.to_dict(),
             "callbacks": cb_states, "seed": self.seed,
         }
@@ -342,7 +343,7 @@ class Trainer:
                 raise ValueError(f"format {header.get('format')!r}, expected {STATE_FORMAT!r}")
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: no training state to resume from") from None
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        except Exception as exc:
             raise ValueError(f"{path}: not a readable nnlib training state ({exc})") from None
 
         def group(prefix):

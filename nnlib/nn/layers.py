@@ -73,7 +73,8 @@ class Layer:
 class Linear(Layer):
     """Fully connected layer ``y = x @ W + b``.
 
-    x: (N, in_features) → y: (N, out_features); ``W``: (in_features, out_features), ``b``: (out_features,).
+    x: (N, in_features) → y: (N, out_features); ``W``: (in_features, out_features),
+    ``b``: (out_features,).
     """
 
     def __init__(self, in_features: int, out_features: int, dtype=np.float32):
@@ -91,7 +92,8 @@ class Linear(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear expects input (N, {self.in_features}), got {x.shape}")
         self._x = x
-        # Large products run as two halves on two cores (nnlib.nn.parallel; same numbers either way).
+        # Large products run as two halves on two cores (nnlib.nn.parallel; same numbers either
+        # way).
         out = parallel.matmul(x, self.params["W"], split=1)
         out += self.params["b"]
         return out
@@ -105,7 +107,8 @@ class Linear(Layer):
         return parallel.matmul(dout, self.params["W"].T, split=1)
 
     def config(self):
-        return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features}
+        return {"type": "Linear", "in_features": self.in_features,
+                "out_features": self.out_features}
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"

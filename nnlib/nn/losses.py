@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: Smallest softmax probability used in the gradient (its effect, <= 1e-30 per logit, is far below
 #: float32 resolution; see ``CrossEntropyLoss.forward``).
 PROB_FLOOR = 1e-30

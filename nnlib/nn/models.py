@@ -1,6 +1,7 @@
 """Sequential models, the report's MLP/CNN builders, initialisation, and npz save/load."""
 from __future__ import annotations
 
+import itertools
 import json
 import zipfile
 from pathlib import Path
@@ -8,11 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..errors import FieldError
 from ..io import write_npz
 from . import registry
-from ..errors import FieldError
-from .layers import (Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, conv_size,
-                     layer_from_config)
+from .layers import Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, conv_size, layer_from_config
 from .layers import activation as activation_layer
 
 INITS = ("normal0.1", "he", "xavier")
@@ -75,13 +75,13 @@ class Sequential:
     def num_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.parameters())
 
-    def train(self) -> "Sequential":
+    def train(self) -> Sequential:
         self.training = True
         for layer in self.layers:
             layer.training = True
         return self
 
-    def eval(self) -> "Sequential":
+    def eval(self) -> Sequential:
         self.training = False
         for layer in self.layers:
             layer.training = False
@@ -249,7 +249,7 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
     rng = rng if rng is not None else np.random.default_rng(0)
     wds = per_layer(weight_decay, len(sizes) - 1, "weight_decay", "Linear layer")
     layers: list[Layer] = [Flatten()]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         lin = Linear(n_in, n_out, dtype=dtype)
         lin.weight_decay = wds[i]
         layers.append(lin)
@@ -275,7 +275,8 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
         raise ValueError(f"conv_decay must be one of {', '.join(CONV_DECAYS)}, got {conv_decay!r}")
     channels = [int(c) for c in channels]
     if len(kernels) != len(channels) - 1:
-        raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), got {len(kernels)}")
+        raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), "
+                         f"got {len(kernels)}")
     rng = rng if rng is not None else np.random.default_rng(0)
     conv_wd = per_layer(weight_decay, len(channels) - 1, "weight_decay", "conv layer")
     lin_wd = per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay",
@@ -294,7 +295,7 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
         conv.l2 = conv_wd[i] if conv_decay == "double" else 0.0
         layers += [conv, activation_layer(activation), MaxPool2D(2)]
     layers.append(Flatten())
-    for i, (n_in, n_out) in enumerate(zip(linear_sizes[:-1], linear_sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(linear_sizes)):
         if dropout:
             layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
         lin = Linear(int(n_in), int(n_out), dtype=dtype)

@@ -22,7 +22,6 @@ import numpy as np
 
 from . import parallel, registry
 
-
 FLUSH_EVERY = 64
 FLUSH_THRESHOLD = 1e-20
 
@@ -133,7 +132,8 @@ class Optimizer:
     def load_state_dict(self, state: dict) -> None:
         """Restore ``state_dict()`` output; shapes and names must match this model."""
         if state.get("type", type(self).__name__) != type(self).__name__:
-            raise ValueError(f"optimizer state is for {state.get('type')}, not {type(self).__name__}")
+            raise ValueError(f"optimizer state is for {state.get('type')}, "
+                             f"not {type(self).__name__}")
         expected = {f"{name}/{key}" for key in self._buffers for name in getattr(self, key)}
         given = set(state["buffers"])
         if given != expected:

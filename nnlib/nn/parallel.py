@@ -16,7 +16,6 @@ import threading
 
 import numpy as np
 
-
 #: Elementwise work on arrays with at least this many entries is split in two.
 MIN_SIZE = 1 << 17
 #: Matrix products with at least this many multiply-adds (m·k·n) are split in two.

@@ -41,7 +41,8 @@ class LRSchedule:
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("type", type(self).__name__) != type(self).__name__:
-            raise ValueError(f"schedule state is for {state.get('type')}, not {type(self).__name__}")
+            raise ValueError(f"schedule state is for {state.get('type')}, "
+                             f"not {type(self).__name__}")
         self.base_lr = float(state["base_lr"])
         self.last_epoch = int(state["last_epoch"])
         self.optimizer.lr = self.lr_at(self.last_epoch)
@@ -110,7 +111,7 @@ class CosineLR(LRSchedule):
     """Cosine annealing (PyTorch's ``CosineAnnealingLR`` closed form):
     ``lr = eta_min + (base_lr − eta_min)·(1 + cos(π·epoch/T_max))/2``."""
 
-    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
         _check(isinstance(T_max, int) and T_max >= 1, f"T_max must be an int >= 1, got {T_max!r}")
         _check(eta_min >= 0, f"eta_min must be >= 0, got {eta_min!r}")
         super().__init__(optimizer)

@@ -30,9 +30,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import one_line
-from .env import (KERNEL_NAME, ReportError, check_parameters, environment, git_commit,
-                  kernel_check, kernel_manager_class, now)
-from .html import banner, render_index, render_page, results_markdown
+from .env import (
+    KERNEL_NAME,
+    ReportError,
+    check_parameters,
+    environment,
+    git_commit,
+    kernel_check,
+    kernel_manager_class,
+    now,
+)
+from .html import error_page, render_index, render_page, results_markdown
 from .notebook import HEADLINE_MIME
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
@@ -168,24 +176,23 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
                 language="python", progress_bar=False, log_output=False,
                 execution_timeout=cell_timeout, resources={"metadata": {"path": str(nb_dir)}},
                 kernel_manager_class=kernel_manager_class())
-        except Exception as exc:  # noqa: BLE001 - PapermillExecutionError, timeouts, dead kernel
+        except Exception as exc:
             rec.update(status="error", error=_failure(exc))
         rec["duration_s"] = round(time.monotonic() - t0, 2)
         if executed.exists():
             try:
                 nb = nbformat.read(executed, as_version=4)
-            except Exception as exc:  # noqa: BLE001 - a half-written file: show the source
+            except Exception as exc:
                 rec.update(status="error", error=rec["error"] or f"unreadable output: {exc}")
         rec["headlines"] = _headlines(nb)
         log(f"[report] {name}: {rec['status']} in {rec['duration_s']:.1f} s"
             + (f": {rec['error']}" if rec["error"] else ""))
     try:
         page = render_page(nb, rec)
-    except Exception as exc:  # noqa: BLE001 - keep going: a minimal page with the error
+    except Exception as exc:
         rec.update(status="error", error=f"HTML export failed: {_failure(exc)}")
         log(f"[report] {name}: {rec['error']}")
-        page = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>"
-                f"{html.escape(rec['title'])}</title></head><body>{banner(rec)}</body></html>")
+        page = error_page(rec)
     write_text(out / rec["page"], page)
     size = len(page.encode("utf-8"))
     if size > PAGE_WARN_BYTES:
@@ -213,8 +220,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     ``fetch_data`` downloads/verifies MNIST first. ``parameters`` are passed in addition to
     ``QUICK``; each must be declared in the notebook's ``parameters`` cell.
     """
-    from ..lab.experiments import default_data_dir, project_root
     from ..io import write_json, write_text
+    from ..paths import default_data_dir, project_root
 
     root = project_root()
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()

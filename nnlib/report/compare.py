@@ -247,8 +247,8 @@ def describe(d: Difference, a, b, what: str = "test accuracy") -> str:
         verdict_txt = (f"larger than the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard "
                        f"errors)")
     else:
-        verdict_txt = (f"within the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard errors), "
-                       f"so this difference does not support a conclusion")
+        verdict_txt = (f"within the seed-to-seed noise ({abs(d.value) / d.se:.1f} standard "
+                       f"errors), so this difference does not support a conclusion")
     return f"we measured {a} − {b} = {d.value:+.4f} in {what} ({how}): {verdict_txt}."
 
 

@@ -57,6 +57,12 @@ def banner(rec: dict) -> str:
             f"{body}\n</div>")
 
 
+def error_page(rec: dict) -> str:
+    """A minimal page for a notebook whose HTML export failed: its title and banner."""
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>"
+            f"{html.escape(rec['title'])}</title></head><body>{banner(rec)}</body></html>")
+
+
 def render_page(nb, rec: dict) -> str:
     """One notebook as a self-contained HTML page (lab template, no CDN, banner on top)."""
     from jinja2 import DictLoader
@@ -106,7 +112,8 @@ def headline_table(index: dict) -> list[dict]:
             try:
                 published = as_number(r.get("published", r.get("report")))
                 replayed = as_number(r.get("replayed"))
-                ours = {**r, "ours": as_number(r.get("ours")), "ours_std": as_number(r.get("ours_std"))}
+                ours = {**r, "ours": as_number(r.get("ours")),
+                        "ours_std": as_number(r.get("ours_std"))}
             except ValueError:
                 continue
             out.append({"notebook": nb["name"], "result": str(r.get("name", "")),

@@ -47,7 +47,8 @@ def headline(rows) -> list[dict]:
     ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "n_seeds": int|None,
     "published": float|None, "replayed": float|None}`` (``published``: the report's own number,
     also accepted as ``report``; ``replayed``: the report's code re-run, see
-    ``nnlib.report.reference``). Each row gets its verdicts against both (``nnlib.report.compare.verdict``;
+    ``nnlib.report.reference``). Each row gets its verdicts against both
+    (``nnlib.report.compare.verdict``;
     ``vs_published`` / ``vs_replayed``, None without a reference). Displays them as a text
     table in the notebook and, under the ``application/vnd.nnlib.headline+json`` mime type, for
     ``build_report`` to pick up. Returns the normalised rows.

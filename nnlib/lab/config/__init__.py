@@ -53,8 +53,17 @@ from __future__ import annotations
 from .checks import ConfigError
 from .files import load_config, save_config
 from .overrides import with_overrides
-from .schema import (IMAGE_SIZE, N_CLASSES, N_PIXELS, Config, EarlyStoppingConfig, ModelConfig,
-                     OptimizerConfig, ScheduleConfig, TrainConfig)
+from .schema import (
+                     IMAGE_SIZE,
+                     N_CLASSES,
+                     N_PIXELS,
+                     Config,
+                     EarlyStoppingConfig,
+                     ModelConfig,
+                     OptimizerConfig,
+                     ScheduleConfig,
+                     TrainConfig,
+)
 
 __all__ = [
     "IMAGE_SIZE", "N_CLASSES", "N_PIXELS", "Config", "ConfigError", "EarlyStoppingConfig",

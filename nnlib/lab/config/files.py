@@ -11,6 +11,7 @@ from .checks import ConfigError
 from .parse import parse
 from .schema import Config
 
+
 def _reject_duplicates(pairs):
     out = {}
     for k, v in pairs:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from typing import Any
 
-from ..data import SPLIT_FIELDS, SPLITS
 from ...nn.models import MODELS
 from ...nn.optim import OPTIMIZERS
 from ...nn.schedules import SCHEDULES
+from ..data import SPLIT_FIELDS, SPLITS
 from .checks import ConfigError, choice, fmt, suggest
 from .files import load_config
 from .parse import SECTION_KEYS, parse

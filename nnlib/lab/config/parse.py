@@ -13,11 +13,22 @@ from ...nn.schedules import SCHEDULES
 from ..augment import MODES as AUG_MODES
 from ..augment import Augmentation
 from ..data import SPLIT_FIELDS, SPLITS, DataSpec
-from .checks import (ConfigError, Section, boolean, choice, fail, integer, is_number, listing,
-                     number)
-from .schema import (MODEL_FIELDS, N_CLASSES, N_PIXELS, OPTIMIZER_DEFAULTS, OPTIMIZER_FIELDS,
-                     SCHEDULE_DEFAULTS, SCHEDULE_FIELDS, Config, EarlyStoppingConfig, ModelConfig,
-                     OptimizerConfig, ScheduleConfig, TrainConfig)
+from .checks import ConfigError, Section, boolean, choice, fail, integer, is_number, listing, number
+from .schema import (
+    MODEL_FIELDS,
+    N_CLASSES,
+    N_PIXELS,
+    OPTIMIZER_DEFAULTS,
+    OPTIMIZER_FIELDS,
+    SCHEDULE_DEFAULTS,
+    SCHEDULE_FIELDS,
+    Config,
+    EarlyStoppingConfig,
+    ModelConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
 
 # The report's names for our keys (its schema is ours with these aliases and its defaults).
 ALIASES = {"schedule": ("lr_scheduler",), "loss": ("loss function", "loss_function"),
@@ -53,7 +64,7 @@ SECTION_KEYS = {
     "model": _keys(["type", *_union(MODEL_FIELDS)]),
     "optimizer": _keys(["type", *_union(OPTIMIZER_FIELDS)]),
     "schedule": _keys(["type", *_union(SCHEDULE_FIELDS)]),
-    "train": _keys([f for f in TrainConfig.__dataclass_fields__]),
+    "train": _keys(list(TrainConfig.__dataclass_fields__)),
     "data": _keys(["split", *_union(SPLIT_FIELDS)]),
 }
 ES_KEYS = _keys(EarlyStoppingConfig.__dataclass_fields__)
@@ -274,4 +285,4 @@ def parse(raw) -> Config:
     return Config(model=model, optimizer=optimizer, schedule=schedule, train=train, data=data)
 
 
-__all__ = ["ALIASES", "ConfigError", "SECTION_KEYS", "parse"]
+__all__ = ["ALIASES", "SECTION_KEYS", "ConfigError", "parse"]
