@@ -1,17 +1,22 @@
-"""nnlib: a from-scratch NumPy neural-network library and the MNIST lab report built on it."""
+"""nnlib: a from-scratch NumPy neural-network library and the MNIST lab report built on it.
+
+The network math lives in ``nnlib.nn`` and its public names are re-exported here
+(``nnlib.Linear``, ``nnlib.mlp``, ``nnlib.save``, ...); the experiment machinery is ``nnlib.lab``,
+the report ``nnlib.report``.
+"""
 __version__ = "0.1.0"
 
 from .nn.layers import (
-                     Conv2D,
-                     Dropout,
-                     Flatten,
-                     Layer,
-                     LeakyReLU,
-                     Linear,
-                     MaxPool2D,
-                     ReLU,
-                     Sigmoid,
-                     Tanh,
+    Conv2D,
+    Dropout,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
 )
 from .nn.losses import CrossEntropyLoss
 from .nn.metrics import accuracy, confusion_matrix
@@ -20,33 +25,8 @@ from .nn.optim import SGD, Adam, Momentum
 from .nn.schedules import ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR
 
 __all__ = [
-                     "SGD",
-                     "Adam",
-                     "ConstantLR",
-                     "Conv2D",
-                     "CosineLR",
-                     "CrossEntropyLoss",
-                     "Dropout",
-                     "ExponentialLR",
-                     "Flatten",
-                     "Layer",
-                     "LeakyReLU",
-                     "Linear",
-                     "MaxPool2D",
-                     "Momentum",
-                     "MultiStepLR",
-                     "ReLU",
-                     "Sequential",
-                     "Sigmoid",
-                     "StepLR",
-                     "Tanh",
-                     "__version__",
-                     "accuracy",
-                     "build_model",
-                     "cnn",
-                     "confusion_matrix",
-                     "init_weights",
-                     "load",
-                     "mlp",
-                     "save",
+    "SGD", "Adam", "ConstantLR", "Conv2D", "CosineLR", "CrossEntropyLoss", "Dropout",
+    "ExponentialLR", "Flatten", "Layer", "LeakyReLU", "Linear", "MaxPool2D", "Momentum",
+    "MultiStepLR", "ReLU", "Sequential", "Sigmoid", "StepLR", "Tanh", "__version__", "accuracy",
+    "build_model", "cnn", "confusion_matrix", "init_weights", "load", "mlp", "save",
 ]

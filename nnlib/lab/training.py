@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,33 +44,26 @@ class TrainingDiverged(RuntimeError):
                          f"{iteration} (lr {lr:g}); try a smaller learning rate")
 
 
-@dataclass
-class History:
-    """What happened during ``fit``. Lists indexed per iteration, per evaluation or per epoch.
+#: The series a ``History`` records, one name per line with what one entry is.
+_SERIES = """
+iteration          a training iteration (1-based count over all epochs)
+train_loss         the mean loss of that iteration's batch
+train_acc          the accuracy of that batch
+eval_iteration     the iteration of a validation evaluation (every eval_every iterations on a
+                   subsample of the validation set, and at each epoch end on all of it)
+valid_loss         the validation loss of that evaluation
+valid_acc          the validation accuracy of that evaluation
+epoch_train_loss   an epoch's mean training loss
+epoch_train_acc    an epoch's training accuracy
+epoch_valid_loss   the validation loss at an epoch's end
+epoch_valid_acc    the validation accuracy at an epoch's end
+lr                 the learning rate used during an epoch
+epoch_time         an epoch's wall time in seconds
+"""
+SERIES = tuple(line.split()[0] for line in _SERIES.strip().splitlines() if not line[0].isspace())
 
-    ``iteration``/``train_loss``/``train_acc``: every training iteration (1-based global count).
-    ``eval_iteration``/``valid_loss``/``valid_acc``: every validation evaluation (every
-    ``eval_every`` iterations on a validation subsample, and on the full set at each epoch end).
-    ``epoch_*``, ``lr``, ``epoch_time``: one entry per finished epoch (``lr`` is the rate used
-    during that epoch).
-    """
 
-    iteration: list = field(default_factory=list)
-    train_loss: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    eval_iteration: list = field(default_factory=list)
-    valid_loss: list = field(default_factory=list)
-    valid_acc: list = field(default_factory=list)
-    epoch_train_loss: list = field(default_factory=list)
-    epoch_train_acc: list = field(default_factory=list)
-    epoch_valid_loss: list = field(default_factory=list)
-    epoch_valid_acc: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    epoch_time: list = field(default_factory=list)
-    iterations_per_epoch: int = 0
-    best_epoch: int | None = None
-    stopped_early: bool = False
-
+class _HistoryMethods:
     @property
     def epochs_run(self) -> int:
         return len(self.epoch_valid_acc)
@@ -87,7 +80,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> History:
+    def from_dict(cls, d: dict):
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -96,8 +89,20 @@ class History:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path) -> History:
+    def load(cls, path):
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+History = make_dataclass(
+    "History",
+    [(name, list, field(default_factory=list)) for name in SERIES]
+    + [("iterations_per_epoch", int, 0), ("best_epoch", int | None, None),
+       ("stopped_early", bool, False)],
+    bases=(_HistoryMethods,))
+History.__module__ = __name__
+History.__doc__ = ("What happened during ``fit``: one list per series (see ``_SERIES`` for what "
+                   "an entry of each is), ``iterations_per_epoch``, ``best_epoch`` (by validation "
+                   "accuracy, 0-based) and ``stopped_early``.")
 
 
 # --- progress ---------------------------------------------------------------------------------

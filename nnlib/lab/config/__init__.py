@@ -38,9 +38,16 @@ one number, meaning the same value for every layer; missing means zeros.
 
 ``to_dict()`` keeps only the fields the chosen ``type`` uses (optimizer: sgd → lr; momentum → lr,
 momentum, nesterov; adam → lr, betas, eps. schedule: steplr → step_size, gamma; multisteplr →
-milestones, gamma; exponentiallr → gamma; cosine → T_max, eta_min). In the dataclasses the unused
-optimizer fields keep their defaults and the unused schedule fields are None. Giving a field the
-type does not use is an error (it would be silently ignored otherwise).
+milestones, gamma; exponentiallr → gamma; cosine → T_max, eta_min). In the dataclasses a field the
+chosen type does not use keeps its default (None where the class has none). Giving a field the
+type does not use is an error (it would be silently ignored otherwise). The names a type may take,
+its fields and their defaults are those of the class it builds (``schema``, from the registries of
+``nnlib.nn``); the data section is a ``nnlib.lab.data.DataSpec``, the augmentation an
+``nnlib.lab.augment.Augmentation``.
+
+The package: ``checks`` (``ConfigError`` and the value checks), ``schema`` (the dataclasses),
+``parse`` (both schemas, section by section), ``files`` (``load_config``, ``save_config``),
+``overrides`` (``with_overrides``).
 
 Every mistake raises ``ConfigError`` (a ``ValueError``) with a one-line message naming the key
 path as written in the input, the bad value and what is allowed, e.g.
@@ -54,15 +61,15 @@ from .checks import ConfigError
 from .files import load_config, save_config
 from .overrides import with_overrides
 from .schema import (
-                     IMAGE_SIZE,
-                     N_CLASSES,
-                     N_PIXELS,
-                     Config,
-                     EarlyStoppingConfig,
-                     ModelConfig,
-                     OptimizerConfig,
-                     ScheduleConfig,
-                     TrainConfig,
+    IMAGE_SIZE,
+    N_CLASSES,
+    N_PIXELS,
+    Config,
+    EarlyStoppingConfig,
+    ModelConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
 )
 
 __all__ = [

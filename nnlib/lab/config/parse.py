@@ -13,22 +13,8 @@ from ...nn.schedules import SCHEDULES
 from ..augment import MODES as AUG_MODES
 from ..augment import Augmentation
 from ..data import SPLIT_FIELDS, SPLITS, DataSpec
+from . import schema
 from .checks import ConfigError, Section, boolean, choice, fail, integer, is_number, listing, number
-from .schema import (
-    MODEL_FIELDS,
-    N_CLASSES,
-    N_PIXELS,
-    OPTIMIZER_DEFAULTS,
-    OPTIMIZER_FIELDS,
-    SCHEDULE_DEFAULTS,
-    SCHEDULE_FIELDS,
-    Config,
-    EarlyStoppingConfig,
-    ModelConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
 
 # The report's names for our keys (its schema is ours with these aliases and its defaults).
 ALIASES = {"schedule": ("lr_scheduler",), "loss": ("loss function", "loss_function"),
@@ -61,13 +47,13 @@ def _union(fields_by_type: dict) -> list[str]:
 
 TOP_KEYS = _keys(["model", "optimizer", "schedule", "train", "data", "metric", "loss"])
 SECTION_KEYS = {
-    "model": _keys(["type", *_union(MODEL_FIELDS)]),
-    "optimizer": _keys(["type", *_union(OPTIMIZER_FIELDS)]),
-    "schedule": _keys(["type", *_union(SCHEDULE_FIELDS)]),
-    "train": _keys(list(TrainConfig.__dataclass_fields__)),
+    "model": _keys(["type", *_union(schema.MODEL_FIELDS)]),
+    "optimizer": _keys(["type", *_union(schema.OPTIMIZER_FIELDS)]),
+    "schedule": _keys(["type", *_union(schema.SCHEDULE_FIELDS)]),
+    "train": _keys(list(schema.TrainConfig.__dataclass_fields__)),
     "data": _keys(["split", *_union(SPLIT_FIELDS)]),
 }
-ES_KEYS = _keys(EarlyStoppingConfig.__dataclass_fields__)
+ES_KEYS = _keys(schema.EarlyStoppingConfig.__dataclass_fields__)
 AUG_KEYS = _keys(Augmentation.__dataclass_fields__)
 
 
@@ -138,7 +124,7 @@ def _decays(sec: Section, key: str, n: int, what: str):
 def parse_model(raw, path, report: bool) -> Any:
     sec = Section(raw, path, SECTION_KEYS["model"])
     kind = choice(sec.get("type", "mlp"), sec.where("type"), MODELS)
-    sec.only_for(kind, "model type", MODEL_FIELDS)
+    sec.only_for(kind, "model type", schema.MODEL_FIELDS)
     act = choice(sec.get("activation", "relu"), sec.where("activation"), ACTIVATIONS,
                  TYPE_ALIASES["activation"])
     init = choice(sec.get("init", "normal0.1" if report else "he"), sec.where("init"), INITS,
@@ -147,13 +133,13 @@ def parse_model(raw, path, report: bool) -> Any:
     if kind == "mlp":
         p = sec.where("sizes")
         sizes = _sizes(sec.require("sizes", "e.g. [784, 1000, 10]"), p, 2)
-        if sizes[0] != N_PIXELS:
-            fail(f"{p}[0]", sizes[0], f"must be {N_PIXELS} (28×28 MNIST pixels)")
-        if sizes[-1] != N_CLASSES:
-            fail(f"{p}[{len(sizes) - 1}]", sizes[-1], f"must be {N_CLASSES} (MNIST classes)")
+        if sizes[0] != schema.N_PIXELS:
+            fail(f"{p}[0]", sizes[0], f"must be {schema.N_PIXELS} (28×28 MNIST pixels)")
+        if sizes[-1] != schema.N_CLASSES:
+            fail(f"{p}[{len(sizes) - 1}]", sizes[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
         wd = _decays(sec, "weight_decay", len(sizes) - 1, "Linear layer")
-        return ModelConfig(type="mlp", sizes=sizes, activation=act, init=init, weight_decay=wd,
-                           dropout=dropout)
+        return schema.ModelConfig(type="mlp", sizes=sizes, activation=act, init=init,
+                                  weight_decay=wd, dropout=dropout)
 
     p = sec.where("channels")
     channels = _sizes(sec.require("channels", "e.g. [1, 6, 16]"), p, 2)
@@ -181,10 +167,10 @@ def parse_model(raw, path, report: bool) -> Any:
     if linear[0] != c * h * w:
         fail(f"{p}[0]", linear[0], f"must be {c * h * w} (flattened conv output: {c} channels "
                                    f"× {h}×{w} after {len(kernels)} conv+pool stages)")
-    if linear[-1] != N_CLASSES:
-        fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {N_CLASSES} (MNIST classes)")
+    if linear[-1] != schema.N_CLASSES:
+        fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
     conv_decay = choice(sec.get("conv_decay", "decoupled"), sec.where("conv_decay"), CONV_DECAYS)
-    return ModelConfig(
+    return schema.ModelConfig(
         type="cnn", channels=channels, kernels=kernels, padding=padding, linear_sizes=linear,
         activation=act, init=init, dropout=dropout, conv_decay=conv_decay,
         weight_decay=_decays(sec, "weight_decay", len(kernels), "conv layer"),
@@ -195,22 +181,32 @@ def parse_optimizer(raw, path) -> Any:
     sec = Section(raw, path, SECTION_KEYS["optimizer"])
     kind = choice(sec.require("type", f"one of {', '.join(OPTIMIZERS)}"), sec.where("type"),
                   OPTIMIZERS, TYPE_ALIASES["optimizer"])
-    sec.only_for(kind, "optimizer type", OPTIMIZER_FIELDS)
-    return OptimizerConfig(**_typed(sec, kind, OPTIMIZER_DEFAULTS, {}))
+    sec.only_for(kind, "optimizer type", schema.OPTIMIZER_FIELDS)
+    return schema.OptimizerConfig(**_typed(sec, kind, schema.OPTIMIZER_DEFAULTS, {}))
 
 
 def parse_schedule(raw, path, epochs: int) -> Any:
     if raw is None:
-        return ScheduleConfig()
+        return schema.ScheduleConfig()
     sec = Section(raw, path, SECTION_KEYS["schedule"])
     t = sec.get("type", "none")
     kind = "none" if t is None else choice(t, sec.where("type"), SCHEDULES,
                                            TYPE_ALIASES["schedule"])
-    sec.only_for(kind, "schedule type", SCHEDULE_FIELDS)
-    return ScheduleConfig(**_typed(sec, kind, SCHEDULE_DEFAULTS, {"T_max": epochs}))
+    sec.only_for(kind, "schedule type", schema.SCHEDULE_FIELDS)
+    return schema.ScheduleConfig(**_typed(sec, kind, schema.SCHEDULE_DEFAULTS, {"T_max": epochs}))
 
 
-def parse_train(raw, path, report: bool) -> TrainConfig:
+def _subsection(sec: Section, key: str, keys: dict, example: str) -> Section | None:
+    """The object under ``key`` as a ``Section`` (None when it is null or false)."""
+    raw = sec.get(key)
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, dict):
+        fail(sec.where(key), raw, f"must be null or an object like {example}")
+    return Section(raw, sec.where(key), keys)
+
+
+def parse_train(raw, path, report: bool) -> schema.TrainConfig:
     sec = Section({} if raw is None else raw, path, SECTION_KEYS["train"])
     out: dict[str, Any] = {"empty_final_step": boolean(sec.get("empty_final_step", report),
                                                        sec.where("empty_final_step"))}
@@ -221,29 +217,21 @@ def parse_train(raw, path, report: bool) -> TrainConfig:
         out["eval_every"] = integer(sec.get("eval_every"), sec.where("eval_every"), lo=1)
     if sec.has("seed"):
         out["seed"] = integer(sec.get("seed"), sec.where("seed"), lo=0)
-    es = sec.get("early_stopping")
-    if es is not None and es is not False:
-        p = sec.where("early_stopping")
-        if not isinstance(es, dict):
-            fail(p, es, 'must be null or an object like {"patience": 2}')
-        e = Section(es, p, ES_KEYS)
-        out["early_stopping"] = EarlyStoppingConfig(
+    e = _subsection(sec, "early_stopping", ES_KEYS, '{"patience": 2}')
+    if e is not None:
+        out["early_stopping"] = schema.EarlyStoppingConfig(
             patience=integer(e.require("patience", "an integer >= 1"), e.where("patience"), lo=1),
             restore_best=boolean(e.get("restore_best", True), e.where("restore_best")),
             min_delta=number(e.get("min_delta", 0.0), e.where("min_delta"), lo=0))
-    aug = sec.get("augmentation")
-    if aug is not None and aug is not False:
-        p = sec.where("augmentation")
-        if not isinstance(aug, dict):
-            fail(p, aug, 'must be null or an object like {"mode": "append"}')
-        a = Section(aug, p, AUG_KEYS)
+    a = _subsection(sec, "augmentation", AUG_KEYS, '{"mode": "append"}')
+    if a is not None:
         given = {k: number(a.get(k), a.where(k)) for k in ("rotate", "shift", "p") if a.has(k)}
         if a.has("mode"):
             given["mode"] = choice(a.get("mode"), a.where("mode"), AUG_MODES,
                                    TYPE_ALIASES["augmentation"])
         with a.checked_by_library():
             out["augmentation"] = Augmentation(**given)
-    return TrainConfig(**out)
+    return schema.TrainConfig(**out)
 
 
 def parse_data(raw, path, report: bool) -> DataSpec:
@@ -263,8 +251,8 @@ def _check_type_only(raw, path, options, aliases=None):
            aliases)
 
 
-def parse(raw) -> Config:
-    """A ``Config`` from a dict in either schema (``ConfigError`` on any mistake)."""
+def parse(raw) -> schema.Config:
+    """A ``schema.Config`` from a dict in either schema (``ConfigError`` on any mistake)."""
     top = Section(raw, "", TOP_KEYS)
     model_raw = top.require("model", "an object")
     sections = {k: top.get(k) for k in ("model", "optimizer", "train")}
@@ -282,7 +270,8 @@ def parse(raw) -> Config:
     train = parse_train(top.get("train"), top.where("train"), report)
     schedule = parse_schedule(top.get("schedule"), top.where("schedule"), train.epochs)
     data = parse_data(top.get("data"), top.where("data"), report)
-    return Config(model=model, optimizer=optimizer, schedule=schedule, train=train, data=data)
+    return schema.Config(model=model, optimizer=optimizer, schedule=schedule, train=train,
+                         data=data)
 
 
 __all__ = ["ALIASES", "SECTION_KEYS", "ConfigError", "parse"]
