@@ -178,6 +178,12 @@ def test_builder_errors(call, match):
         call()
 
 
+def test_conv_output_shape_takes_numpy_integers():
+    from nnlib.nn.models import conv_output_shape
+    k = np.int64(5)
+    assert conv_output_shape([1, 6, 16], [k, [k, k]]) == (16, 4, 4)
+
+
 def test_build_model_from_dicts():
     m = build_model({"type": "mlp", "sizes": [6, 4, 3], "activation": "tanh",
                      "weight_decay": [0.1, 0.2], "dropout": 0.5})

@@ -299,3 +299,23 @@ def test_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd):
     assert rc == 0
     err = capfd.readouterr().err
     assert "without encryption" not in err, err
+
+
+def test_skip_key_covers_every_tier_of_the_package(tmp_path):
+    """An edit anywhere in nnlib (network math, lab or presentation) re-executes the notebooks."""
+    pkg = tmp_path / "nnlib"
+    for sub in ("nn", "lab", "report"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "m.py").write_text("x = 1\n")
+    nb_file = tmp_path / "01_a.ipynb"
+    nb_file.write_text("{}")
+    key = build._skip_key(nb_file, {"QUICK": True}, tmp_path, pkg=pkg)
+    assert build._skip_key(nb_file, {"QUICK": True}, tmp_path, pkg=pkg) == key
+    for sub in ("nn", "lab", "report"):
+        (pkg / sub / "m.py").write_text("x = 2\n")
+        changed = build._skip_key(nb_file, {"QUICK": True}, tmp_path, pkg=pkg)
+        assert changed != key, f"an edit in {sub}/ kept the skip key"
+        key = changed
+    assert build._skip_key(nb_file, {"QUICK": False}, tmp_path, pkg=pkg) != key
+    # the real package folder is nnlib itself, not nnlib/report
+    assert (build.PACKAGE_DIR / "lab" / "training.py").is_file()

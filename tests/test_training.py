@@ -669,3 +669,15 @@ def test_evaluation_uses_the_trainers_loss():
     trainer.loss = Halved()
     halved_loss, acc2 = trainer.evaluate(*VALID)
     assert halved_loss == pytest.approx(plain_loss / 2) and acc2 == acc
+
+
+def test_any_object_with_some_hooks_is_a_callback():
+    seen = []
+
+    class OnlyEpochEnd:  # not a Callback subclass: no order, no begin/end hooks
+        def on_epoch_end(self, trainer, epoch):
+            seen.append(epoch)
+
+    trainer, _ = make_run(callbacks=[OnlyEpochEnd()])
+    trainer.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)
+    assert seen == [0, 1]

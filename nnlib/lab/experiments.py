@@ -8,6 +8,7 @@ A run killed mid-way resumes from its last finished epoch the next time it is as
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import one_line
 from ..io import write_json
 from ..nn import parallel
 from ..nn.models import build_model
@@ -27,10 +29,9 @@ from ..nn.models import save as save_model
 from ..nn.optim import build_optimizer
 from ..nn.schedules import build_schedule
 from ..paths import default_data_dir, default_runs_dir
-from .augment import Augmentation
 from .callbacks import Checkpoint, EarlyStopping
 from .config import Config, ConfigError, load_config, with_overrides
-from .data import DataSpec, load_splits
+from .data import load_splits
 from .training import History, Trainer
 
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
@@ -103,15 +104,9 @@ class RunResult:
                    run_dir=run_dir)
 
 
-def data_spec(config) -> DataSpec:
-    """The ``DataSpec`` of a config's ``data`` section."""
-    d = load_config(config).data
-    return DataSpec(n_train=d.n_train, n_valid=d.n_valid, split_seed=d.split_seed, split=d.split)
-
-
 def load_data(config, data_dir=None) -> dict:
     """``{"train", "valid", "test"}`` arrays a config trains and tests on (see ``load_splits``)."""
-    return load_splits(data_spec(config), data_dir=str(data_dir or default_data_dir()))
+    return load_splits(load_config(config).data, data_dir=str(data_dir or default_data_dir()))
 
 
 def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
@@ -143,8 +138,6 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     train, valid, test = data["train"], data["valid"], data["test"]
     tc = config.train
     aug = tc.augmentation
-    aug = None if aug is None else Augmentation(mode=aug.mode, rotate=aug.rotate,
-                                                shift=aug.shift, p=aug.p)
     if aug is not None:  # "append" / "overwrite": the training set is built once, here
         train = aug.expand(*train, np.random.default_rng([seed, 2]))
     online = aug if aug is not None and aug.mode == "online" else None
@@ -155,8 +148,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     schedule = build_schedule(config.schedule, optimizer)
     callbacks = []
     if tc.early_stopping is not None:
-        es = tc.early_stopping
-        callbacks.append(EarlyStopping(es.patience, es.restore_best, es.min_delta))
+        callbacks.append(EarlyStopping(**dataclasses.asdict(tc.early_stopping)))
     ckpt_dir = out_dir / "checkpoint"
     callbacks.append(Checkpoint(ckpt_dir, best=True))
     trainer = Trainer(model, optimizer, schedule, callbacks=callbacks, seed=seed, augment=online,
@@ -239,7 +231,7 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
     except Exception as exc:
         row.update(dict.fromkeys(METRICS, np.nan))
         row.update({"run_dir": None,
-                    "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    "error": one_line(f"{type(exc).__name__}: {exc}"),
                     "traceback": traceback.format_exc(limit=3)})
     row["cell_time_s"] = time.perf_counter() - t0
     return row

@@ -232,8 +232,8 @@ def _read_csv_member(zf: zipfile.ZipFile, member: str,
     except KeyError:
         raise DataError(f"{where}: member missing from the wheel") from None
     except (ValueError, OSError, zipfile.BadZipFile, zlib.error, pd.errors.ParserError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{where}: expected a CSV of uint8 label + 784 pixels ({msg})") from None
+        raise DataError(f"{where}: expected a CSV of uint8 label + 784 pixels "
+                        f"({one_line(exc)})") from None
     if table.ndim != 2 or table.shape[1] != 785:
         raise DataError(f"{where}: expected 785 columns (label + 28*28 pixels), "
                         f"got {table.shape[1] if table.ndim == 2 else table.shape}")
@@ -263,8 +263,8 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
             return {name: npz[name] for name in ARRAY_NAMES}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         # np.load raises any of these on a corrupt or incomplete file: all mean "unusable"
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise DataError(f"{path}: unreadable cache ({type(exc).__name__}: {msg})") from None
+        raise DataError(f"{path}: unreadable cache ({type(exc).__name__}: "
+                        f"{one_line(exc)})") from None
 
 
 # ----------------------------------------------------------------------------- load_mnist

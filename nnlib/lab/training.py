@@ -60,7 +60,21 @@ epoch_valid_acc    the validation accuracy at an epoch's end
 lr                 the learning rate used during an epoch
 epoch_time         an epoch's wall time in seconds
 """
-SERIES = tuple(line.split()[0] for line in _SERIES.strip().splitlines() if not line[0].isspace())
+
+
+def _parse_series(table: str) -> dict[str, str]:
+    series, name = {}, ""
+    for line in table.strip().splitlines():
+        if line[0].isspace():  # a description's continuation
+            series[name] += " " + line.strip()
+        else:
+            name, text = line.split(maxsplit=1)
+            series[name] = text
+    return series
+
+
+#: ``{series name: what one entry is}``, the lists a ``History`` holds.
+SERIES = _parse_series(_SERIES)
 
 
 class _HistoryMethods:
@@ -100,9 +114,10 @@ History = make_dataclass(
        ("stopped_early", bool, False)],
     bases=(_HistoryMethods,))
 History.__module__ = __name__
-History.__doc__ = ("What happened during ``fit``: one list per series (see ``_SERIES`` for what "
-                   "an entry of each is), ``iterations_per_epoch``, ``best_epoch`` (by validation "
-                   "accuracy, 0-based) and ``stopped_early``.")
+History.__doc__ = (
+    "What happened during ``fit``: ``iterations_per_epoch``, ``best_epoch`` (by validation "
+    "accuracy, 0-based), ``stopped_early``, and one list per series, an entry being:\n\n"
+    + "\n".join(f"    {name}: {text}" for name, text in SERIES.items()))
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -126,6 +141,12 @@ def _progress_mode(progress) -> str:
     except ImportError:
         pass
     return "bar" if sys.stderr.isatty() else "epoch"
+
+
+def _hook(callback, name: str):
+    """A callback's hook, or a no-op for one it does not define (any object with some of the
+    ``nnlib.lab.callbacks.Callback`` methods is a callback)."""
+    return getattr(callback, name, lambda *args: None)
 
 
 def _check_fit_args(train, valid, batch_size) -> None:
@@ -244,13 +265,13 @@ class Trainer:
         self.stop_training = False
         with self._blas_threads():
             for cb in self.callbacks:
-                cb.on_train_begin(self)
+                _hook(cb, "on_train_begin")(self)
             for epoch in range(self.history.epochs_run, epochs):
                 if self.history.stopped_early or self.stop_training:
                     break
                 self._epoch(train, valid, epoch, epochs, batch_size)
             for cb in self.callbacks:
-                cb.on_train_end(self)
+                _hook(cb, "on_train_end")(self)
         return self.history
 
     def _epoch(self, train, valid, epoch: int, epochs: int, batch_size: int) -> None:
@@ -289,8 +310,8 @@ class Trainer:
         progress.epoch(f"epoch {epoch + 1}/{epochs}: train loss {h.epoch_train_loss[-1]:.4f} "
                        f"acc {h.epoch_train_acc[-1]:.4f} | valid loss {vl:.4f} acc {va:.4f} | "
                        f"lr {lr:g} | {h.epoch_time[-1]:.1f}s")
-        for cb in sorted(self.callbacks, key=lambda c: c.order):
-            cb.on_epoch_end(self, epoch)
+        for cb in sorted(self.callbacks, key=lambda c: getattr(c, "order", 0)):
+            _hook(cb, "on_epoch_end")(self, epoch)
 
     def _step(self, xb, yb, epoch: int, it: int, lr: float, progress) -> tuple[float, int]:
         """Forward, loss, backward and update on one batch; records the iteration."""

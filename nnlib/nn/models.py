@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import numbers
 import zipfile
 from pathlib import Path
 
@@ -227,7 +228,7 @@ def conv_output_shape(channels, kernels, padding: int = 0, size=(28, 28)) -> tup
     """
     h, w = size
     for i, k in enumerate(kernels):
-        kh, kw = (k, k) if isinstance(k, int) else k
+        kh, kw = (k, k) if isinstance(k, numbers.Integral) else k
         ch, cw = conv_size(h, kh, padding=padding), conv_size(w, kw, padding=padding)
         if ch < 2 or cw < 2:
             raise FieldError(f"kernels[{i}]", k, f"is too big for the {h}×{w} input of conv "

@@ -11,8 +11,8 @@ Layout of the output folder (``reports/`` for a full run, ``reports/quick/`` for
     executed/NN_xx_name.json        its record: status, error, duration, headlines, skip key
 
 Re-running: a notebook is executed again unless its previous record says "ok" and was made with
-the same *skip key* - SHA-256 of the source notebook, the parameters, nnlib's source hash
-(``experiments.source_hash``), the files under ``configs/``, and the Python and NumPy versions.
+the same *skip key* - SHA-256 of the source notebook, the parameters, every ``.py`` file of the
+nnlib package, the files under ``configs/``, and the Python and NumPy versions.
 Anything else a notebook reads (e.g. a deleted run cache) is not part of the key: use
 ``force=True`` (``nnlib report --force``) to execute everything. Expensive training is cached in
 nnlib's run cache anyway, so forced re-runs are cheap unless the runs themselves changed.
@@ -104,7 +104,11 @@ def _headlines(nb) -> list[dict]:
     return rows
 
 
-def _skip_key(path: Path, parameters: dict, root: Path) -> str:
+#: The nnlib package folder (all of it goes into a notebook's skip key).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR) -> str:
     import numpy
 
     from ..io import file_sha256
@@ -112,9 +116,8 @@ def _skip_key(path: Path, parameters: dict, root: Path) -> str:
     h = hashlib.sha256()
     h.update(file_sha256(path).encode())
     h.update(json.dumps(parameters, sort_keys=True).encode())
-    # all of nnlib, presentation modules included: a page shows their output (unlike the run
-    # cache, which deliberately ignores them)
-    pkg = Path(__file__).resolve().parent
+    # all of nnlib, presentation included: a page shows its output (unlike the run cache,
+    # which hashes only what computes results)
     for f in sorted(pkg.rglob("*.py")):
         h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
     h.update(f"{sys.version}|{numpy.__version__}".encode())

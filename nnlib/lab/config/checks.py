@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from ...errors import FieldError
+from ...errors import FieldError, one_line
 
 
 class ConfigError(ValueError):
@@ -19,8 +19,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, message: str, path: str | None = None):
-        message = " ".join(str(message).split("\n"))
-        super().__init__(message)
+        super().__init__(one_line(message, limit=None))
         self.path = path
 
 

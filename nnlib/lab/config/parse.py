@@ -26,6 +26,8 @@ ALIASES = {"schedule": ("lr_scheduler",), "loss": ("loss function", "loss_functi
 REPORT_MARKERS = {"model": ("size_list", "channel_list", "kernel_list", "linear_size_list",
                             "act_func", "weight_decay_list", "linear_weight_decay_list"),
                   "optimizer": ("init_lr",), "train": ("epoch",)}
+# The report's initialisation (N(0, 1)·0.1), its schema's default.
+REPORT_INIT = "normal0.1"
 # Other spellings of a type's name.
 TYPE_ALIASES = {
     "optimizer": {"sgdmomentum": "momentum", "nesterov": "momentum"},
@@ -88,17 +90,21 @@ RULES = {
 }
 HINTS = {"lr": "a number > 0", "gamma": "a number > 0", "step_size": "an integer >= 1 (epochs)",
          "milestones": "increasing epochs, e.g. [5, 10]"}
+# A config must state these even where the class has a default (Adam's lr=1e-3): the report's
+# learning rates differ by 100x between experiments, a silent default would hide a typo.
+REQUIRED_IN_CONFIG = ("lr",)
 
 
 def _typed(sec: Section, kind: str, defaults: dict, derived: dict) -> dict[str, Any]:
-    """The fields of ``kind`` (given, derived or the constructor's default), each checked."""
+    """The fields of ``kind`` (given, derived or the constructor's default), each checked by
+    its rule in ``RULES`` (every parameter of a registered class has one; a test checks)."""
     out: dict[str, Any] = {"type": kind}
     for name, default in defaults[kind].items():
         if sec.has(name):
-            out[name] = RULES.get(name, lambda v, p: v)(sec.get(name), sec.where(name))
+            out[name] = RULES[name](sec.get(name), sec.where(name))
         elif name in derived:
-            out[name] = RULES.get(name, lambda v, p: v)(derived[name], sec.where(name))
-        elif default is registry.REQUIRED:
+            out[name] = RULES[name](derived[name], sec.where(name))
+        elif default is registry.REQUIRED or name in REQUIRED_IN_CONFIG:
             sec.require(name, HINTS.get(name, "see the class's parameters"))
         else:
             out[name] = default
@@ -125,11 +131,13 @@ def parse_model(raw, path, report: bool) -> Any:
     sec = Section(raw, path, SECTION_KEYS["model"])
     kind = choice(sec.get("type", "mlp"), sec.where("type"), MODELS)
     sec.only_for(kind, "model type", schema.MODEL_FIELDS)
-    act = choice(sec.get("activation", "relu"), sec.where("activation"), ACTIVATIONS,
-                 TYPE_ALIASES["activation"])
-    init = choice(sec.get("init", "normal0.1" if report else "he"), sec.where("init"), INITS,
-                  TYPE_ALIASES["init"])
-    dropout = number(sec.get("dropout", 0.0), sec.where("dropout"), lo=0, hi=1, hi_open=True)
+    default = schema.MODEL_DEFAULTS[kind]  # the builder's own defaults
+    act = choice(sec.get("activation", default["activation"]), sec.where("activation"),
+                 ACTIVATIONS, TYPE_ALIASES["activation"])
+    init = choice(sec.get("init", REPORT_INIT if report else default["init"]), sec.where("init"),
+                  INITS, TYPE_ALIASES["init"])
+    dropout = number(sec.get("dropout", default["dropout"]), sec.where("dropout"), lo=0, hi=1,
+                     hi_open=True)
     if kind == "mlp":
         p = sec.where("sizes")
         sizes = _sizes(sec.require("sizes", "e.g. [784, 1000, 10]"), p, 2)
@@ -159,7 +167,7 @@ def parse_model(raw, path, report: bool) -> Any:
         else:
             k = integer(k, f"{p}[{i}]", lo=1)
             kernels.append([k, k])
-    padding = integer(sec.get("padding", 0), sec.where("padding"), lo=0)
+    padding = integer(sec.get("padding", default["padding"]), sec.where("padding"), lo=0)
     with sec.checked_by_library():
         c, h, w = conv_output_shape(channels, kernels, padding)
     p = sec.where("linear_sizes")
@@ -169,7 +177,8 @@ def parse_model(raw, path, report: bool) -> Any:
                                    f"× {h}×{w} after {len(kernels)} conv+pool stages)")
     if linear[-1] != schema.N_CLASSES:
         fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
-    conv_decay = choice(sec.get("conv_decay", "decoupled"), sec.where("conv_decay"), CONV_DECAYS)
+    conv_decay = choice(sec.get("conv_decay", default["conv_decay"]), sec.where("conv_decay"),
+                        CONV_DECAYS)
     return schema.ModelConfig(
         type="cnn", channels=channels, kernels=kernels, padding=padding, linear_sizes=linear,
         activation=act, init=init, dropout=dropout, conv_decay=conv_decay,
@@ -219,10 +228,12 @@ def parse_train(raw, path, report: bool) -> schema.TrainConfig:
         out["seed"] = integer(sec.get("seed"), sec.where("seed"), lo=0)
     e = _subsection(sec, "early_stopping", ES_KEYS, '{"patience": 2}')
     if e is not None:
+        es = {"patience": integer(e.require("patience", "an integer >= 1"), e.where("patience"),
+                                  lo=1)}
+        es.update({k: boolean(e.get(k), e.where(k)) for k in ("restore_best",) if e.has(k)})
+        es.update({k: number(e.get(k), e.where(k), lo=0) for k in ("min_delta",) if e.has(k)})
         out["early_stopping"] = schema.EarlyStoppingConfig(
-            patience=integer(e.require("patience", "an integer >= 1"), e.where("patience"), lo=1),
-            restore_best=boolean(e.get("restore_best", True), e.where("restore_best")),
-            min_delta=number(e.get("min_delta", 0.0), e.where("min_delta"), lo=0))
+            **{**schema.EARLY_STOPPING_DEFAULTS, **es})
     a = _subsection(sec, "augmentation", AUG_KEYS, '{"mode": "append"}')
     if a is not None:
         given = {k: number(a.get(k), a.where(k)) for k in ("rotate", "shift", "p") if a.has(k)}
@@ -238,8 +249,9 @@ def parse_data(raw, path, report: bool) -> DataSpec:
     sec = Section({} if raw is None else raw, path, SECTION_KEYS["data"])
     split = choice(sec.get("split", "report" if report else "random"), sec.where("split"), SPLITS)
     sec.only_for(split, "data split", SPLIT_FIELDS, kind_key="split")
+    # n_train null means "all of them"; every other field, when given, must be an integer
     given = {k: integer(sec.get(k), sec.where(k)) for k in SPLIT_FIELDS[split]
-             if sec.get(k) is not None}
+             if sec.has(k) and not (k == "n_train" and sec.get(k) is None)}
     with sec.checked_by_library():
         return DataSpec(split=split, **given)
 

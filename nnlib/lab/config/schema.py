@@ -21,6 +21,7 @@ from ...nn.models import BUILD_ARGS, MODELS, conv_output_shape
 from ...nn.optim import NOT_CONFIG, OPTIMIZERS
 from ...nn.schedules import SCHEDULES
 from ..augment import Augmentation
+from ..callbacks import EarlyStopping
 from ..data import SPLIT_FIELDS, DataSpec
 
 IMAGE_SIZE = 28
@@ -44,23 +45,25 @@ OPTIMIZER_FIELDS = {k: tuple(v) for k, v in OPTIMIZER_DEFAULTS.items()}
 SCHEDULE_FIELDS = {k: tuple(v) for k, v in SCHEDULE_DEFAULTS.items()}
 
 
+def _describe(by_type: dict[str, dict]) -> str:
+    """One line per type: its fields with their defaults (what ``help()`` shows)."""
+    def show(default):
+        return "required" if default is registry.REQUIRED else repr(default)
+    return "\n".join(f"    {kind}: " + (", ".join(f"{k}={show(d)}" for k, d in fields.items())
+                                          or "(no fields)")
+                     for kind, fields in by_type.items())
+
+
 def _section(name: str, by_type: dict[str, dict], kind_default: str, doc: str,
              namespace: dict | None = None):
-    """A frozen dataclass with ``type`` and the union of the types' fields."""
-    merged: dict[str, Any] = {}
-    for defaults in by_type.values():
-        for key, default in defaults.items():
-            if merged.get(key, registry.REQUIRED) is registry.REQUIRED:
-                merged[key] = default
+    """A frozen dataclass with ``type`` and the union of the types' fields. Config parsing fills
+    in the fields of the chosen type (given or the type's default); the others stay None."""
+    names = list(dict.fromkeys(k for fields in by_type.values() for k in fields))
     spec: list = [("type", str, field(default=kind_default))]
-    for key, default in merged.items():
-        default = None if default is registry.REQUIRED else default
-        if isinstance(default, list):
-            spec.append((key, Any, field(default_factory=lambda d=default: list(d))))
-        else:
-            spec.append((key, Any, field(default=default)))
+    spec += [(key, Any, field(default=None)) for key in names]
     cls = dataclasses.make_dataclass(name, spec, frozen=True, namespace=namespace or {})
-    cls.__doc__, cls.__module__ = doc, __name__
+    cls.__doc__ = f"{doc}\n\nFields by type (with the class's defaults):\n{_describe(by_type)}"
+    cls.__module__ = __name__
     return cls
 
 
@@ -88,12 +91,17 @@ ScheduleConfig = _section(
     "``nnlib.nn.schedules.SCHEDULES`` classes (cosine's ``T_max`` defaults to train.epochs).")
 
 
-@dataclass(frozen=True)
-class EarlyStoppingConfig:
-    """Stop after ``patience`` evaluations without a validation improvement > ``min_delta``."""
-    patience: int
-    restore_best: bool = True
-    min_delta: float = 0.0
+# train.early_stopping: the parameters of the EarlyStopping callback it builds (its ``monitor``
+# stays the validation accuracy, the report's criterion).
+EARLY_STOPPING_DEFAULTS = registry.fields(EarlyStopping, skip=("monitor",))
+EarlyStoppingConfig = dataclasses.make_dataclass(
+    "EarlyStoppingConfig",
+    [(k, Any, field(default=None if d is registry.REQUIRED else d))
+     for k, d in EARLY_STOPPING_DEFAULTS.items()], frozen=True)
+EarlyStoppingConfig.__module__ = __name__
+EarlyStoppingConfig.__doc__ = ("Stop after ``patience`` epochs without a validation improvement "
+                               "> ``min_delta``: the parameters of "
+                               "``nnlib.lab.callbacks.EarlyStopping``.")
 
 
 @dataclass(frozen=True)
@@ -118,9 +126,9 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Config:
     """A whole experiment. ``to_dict()`` is our schema; ``key()`` a short stable hash of it."""
-    model: Any
-    optimizer: Any = field(default_factory=OptimizerConfig)
-    schedule: Any = field(default_factory=ScheduleConfig)
+    model: ModelConfig
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataSpec = field(default_factory=DataSpec)
 
