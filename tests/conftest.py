@@ -14,3 +14,45 @@ def mnist_cache() -> Path:
     from nnlib.lab.mnist import load_mnist
     load_mnist(DATA_DIR, log=lambda *a, **k: None)
     return DATA_DIR / "mnist.npz"
+
+
+@pytest.fixture(scope="session")
+def quick_report(tmp_path_factory):
+    """`nnlib report --quick` of every notebook, once per session (run cache in a temporary
+    folder): ``(exit code, output folder)``. Shared by the report and browser tests."""
+    from nnlib.cli import main
+    tmp = tmp_path_factory.mktemp("quick_report")
+    out = tmp / "reports"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NNLIB_RUNS", str(tmp / "runs"))  # inherited by the notebook kernels
+    try:
+        rc = main(["report", "--quick", "--force", "--jobs", "2", "--out", str(out)])
+    finally:
+        mp.undo()
+    return rc, out
+
+
+REQUIRE_BROWSER = "NNLIB_REQUIRE_BROWSER"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system Chromium's path for playwright; the test skips, naming what is missing, when
+    there is none or playwright is not installed - a failure instead with NNLIB_REQUIRE_BROWSER=1
+    (CI)."""
+    import os
+
+    from nnlib.report.browser import INSTALL_HINT, find_chromium
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the playwright package is not installed (pip install -e .[dev])"
+    exe = find_chromium()
+    if exe is None:
+        problem = f"no Chromium/Chrome found: {INSTALL_HINT}"
+    if problem:
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{REQUIRE_BROWSER}=1 but {problem}")
+        pytest.skip(problem)
+    return exe

@@ -11,8 +11,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnlib.cli import main
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_overview", "01_activations", "02_optimizers", "03_grid_search",
@@ -30,19 +28,6 @@ def test_every_expected_notebook_exists_and_is_committed_without_outputs():
         dirty = [i for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and (c.outputs or c.execution_count)]
         assert not dirty, f"{name}: cells {dirty} carry outputs (commit notebooks stripped)"
-
-
-@pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("quick_report")
-    out = tmp / "reports"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NNLIB_RUNS", str(tmp / "runs"))  # inherited by the notebook kernels
-    try:
-        rc = main(["report", "--quick", "--force", "--jobs", "2", "--out", str(out)])
-    finally:
-        mp.undo()
-    return rc, out
 
 
 @pytest.mark.slow

@@ -125,3 +125,67 @@ def target_sentence(name: str, result, target: float) -> str:
     return (f"**{name} (seed {result.seed})**: test accuracy {result.test_accuracy:.4f}, loss "
             f"{result.test_loss:.4f}, training time {result.training_time_s:.0f} s "
             f"({result.history.epochs_run} epochs). Target {target:.3f}: {met}.")
+
+
+# --- presentation: figure captions, readable tables, one plot style ---------------------------
+
+CAPTION_CLASS = "nnlib-caption"
+
+
+def caption(text: str) -> None:
+    """Show the cell's open figures, then ``text`` as their caption (one line: what the figure
+    shows and the run it comes from). The report numbers captions ("Figure 3.") and keeps them
+    with their figure."""
+    import html
+
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    text = " ".join(str(text).split())
+    if not text:
+        raise ValueError("a figure caption needs text")
+    plt.show()  # the inline backend displays (and closes) the figures drawn so far
+    display({"text/html": f'<p class="{CAPTION_CLASS}">{html.escape(text)}</p>',
+             "text/markdown": f"*{text}*", "text/plain": text}, raw=True)
+
+
+def _column_format(name: str, values):
+    """A formatter for one float column, chosen by its name and values."""
+    import numpy as np
+    name = str(name).lower()
+    finite = values[np.isfinite(values)]
+    if "loss" in name:
+        return lambda v: f"{v:.4g}"
+    if "time" in name or name.endswith("_s") or "(s)" in name:
+        return lambda v: f"{v:.1f}"
+    if "acc" in name or (len(finite) and ((finite >= 0) & (finite <= 1)).all()):
+        return lambda v: f"{v:.4f}"
+    return lambda v: f"{v:.4g}"
+
+
+def format_table(df) -> str:
+    """``df`` as an HTML table for reading: accuracies (and other values in [0, 1]) with 4
+    decimals, losses with 4 significant digits, times with 1 decimal, other floats 4 significant
+    digits; integers, strings and NaN (shown as –) untouched."""
+    from pandas.api.types import is_float_dtype
+    formatters = {}
+    for col in df.columns:
+        if is_float_dtype(df[col].dtype):
+            fmt = _column_format(col if not isinstance(col, tuple) else " ".join(map(str, col)),
+                                 df[col].to_numpy(dtype=float))
+            formatters[col] = lambda v, f=fmt: "–" if v != v else f(v)
+    return df.to_html(formatters=formatters, na_rep="–", max_rows=60, border=0)
+
+
+def setup() -> None:
+    """Once per notebook (its set-up cell): pandas tables shown with :func:`format_table`, and the
+    report's plot style (``plots.use_style``)."""
+    import pandas as pd
+    from IPython import get_ipython
+
+    from .plots import use_style
+
+    use_style()
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, format_table)

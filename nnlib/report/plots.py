@@ -259,3 +259,30 @@ def plot_conv_kernels(W: np.ndarray, title: str | None = None):
     tiles = W.reshape(c_out * c_in, *W.shape[2:])
     return image_grid(tiles, ncols=c_in, symmetric=True, size=0.7 if c_in > 1 else 1.0,
                       title=title or f"conv kernels {tuple(W.shape)}")
+
+
+#: The one look of every report figure: readable at the page width (about 1000 px), no top/right
+#: spines, a light grid, the same font sizes everywhere.
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.facecolor": "white",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.6,
+    "figure.constrained_layout.use": False,
+}
+
+
+def use_style() -> None:
+    """Apply :data:`STYLE` to matplotlib's global settings (what ``notebook.setup`` calls)."""
+    _plt().rcParams.update(STYLE)
