@@ -5,28 +5,50 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from .notebook import acc_text, as_number, verdict_text
 
 _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
-{# nnlib: the lab template without anything loaded from a CDN, plus a banner #}
+{# nnlib: the lab template without anything loaded from a CDN; code hidden until asked for;
+   banner and navigation; the report's CSS and JS inline #}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block extra_css %}
+<style type="text/css">{{ resources.nnlib_css }}</style>
+{% endblock extra_css %}
 {%- block body_header -%}
-{{ super() }}
+<body class="jp-Notebook nnlib-code-hidden" data-jp-theme-light="true"
+      data-jp-theme-name="JupyterLab Light">
+<div class="nnlib-toolbar"><button type="button" id="nnlib-toggle-code">Show code</button></div>
+<main>
+{{ resources.nnlib_nav_top }}
 {{ resources.nnlib_banner }}
+<!-- nnlib:content-begin -->
 {%- endblock body_header -%}
+{% block body_footer %}
+<!-- nnlib:content-end -->
+{{ resources.nnlib_nav_bottom }}
+</main>
+<script>{{ resources.nnlib_js }}</script>
+</body>
+{% endblock body_footer %}
 """
+
+#: Markers around a page's notebook cells (report.html takes what is between them).
+CONTENT_BEGIN, CONTENT_END = "<!-- nnlib:content-begin -->", "<!-- nnlib:content-end -->"
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 _CDN_TAG = re.compile(
     r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>"
     r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
 
-_BANNER_CSS = ("margin:0 0 1.5em 0;padding:0.8em 1.2em;border-radius:6px;font-family:"
-               "system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;"
-               "line-height:1.5;")
+
+def asset(name: str) -> str:
+    """The text of ``assets/<name>`` (the report's CSS and JS, inlined into every page)."""
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
 def strip_cdn(text: str) -> str:
@@ -37,43 +59,70 @@ def strip_cdn(text: str) -> str:
 def banner(rec: dict) -> str:
     quick = rec["mode"] == "quick"
     ok = rec["status"] == "ok"
-    colour = "#fdecea;border:1px solid #f5c2c0" if not ok else (
-        "#fff4e5;border:1px solid #ffd8a8" if quick else "#e8f4fd;border:1px solid #b6dcf7")
+    klass = "error" if not ok else ("quick" if quick else "ok")
     head = ("Smoke run (quick mode): reduced budgets, numbers are not the report's results"
             if quick else "Full run")
     params = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items()) or "none"
     dur = "-" if rec.get("duration_s") is None else f"{rec['duration_s']:.1f} s"
-    rows = [(f"<strong>{html.escape(head)}</strong> &middot; "
-             f"<a href=\"index.html\">report index</a>"),
+    rows = [f"<strong>{html.escape(head)}</strong>",
             (f"Notebook <code>{html.escape(rec['name'])}.ipynb</code> &middot; "
              f"status <strong>{html.escape(rec['status'])}</strong> &middot; "
              f"mode {html.escape(rec['mode'])} &middot; parameters <code>{html.escape(params)}"
              f"</code> &middot; duration {dur} &middot; commit <code>{html.escape(rec['commit'])}"
              f"</code> &middot; {html.escape(rec['date'])}")]
+    if rec.get("log"):
+        rows[-1] += f' &middot; <a href="{html.escape(rec["log"])}">log</a>'
     if not ok and rec.get("error"):
         rows.append(f"<strong>Error:</strong> <code>{html.escape(rec['error'])}</code>")
     body = "<br>\n".join(rows)
-    return (f'<div class="nnlib-banner" style="{_BANNER_CSS}background:{colour}">\n'
-            f"{body}\n</div>")
+    return f'<div class="nnlib-banner {klass}">\n{body}\n</div>'
 
 
-def error_page(rec: dict) -> str:
-    """A minimal page for a notebook whose HTML export failed: its title and banner."""
+def navigation(prev: tuple | None, nxt: tuple | None, where: str = "top") -> str:
+    """Previous / index / whole report / next links; ``prev``, ``nxt``: ``(page, title)``."""
+    def link(item, arrow_left):
+        if item is None:
+            return '<span class="none">&nbsp;</span>'
+        page, title = item
+        text = f"&larr; {html.escape(title)}" if arrow_left else f"{html.escape(title)} &rarr;"
+        rel = "prev" if arrow_left else "next"
+        return f'<a href="{html.escape(page)}" rel="{rel}">{text}</a>'
+    return (f'<nav class="nnlib-nav {where}">{link(prev, True)}'
+            '<span><a href="index.html">Index</a> &middot; '
+            f'<a href="{DOCUMENT}">Whole report</a></span>{link(nxt, False)}</nav>')
+
+
+#: The whole lab as one document (next to index.html).
+DOCUMENT = "report.html"
+
+
+def error_page(rec: dict, prev=None, nxt=None) -> str:
+    """A minimal page for a notebook whose HTML export failed: its title, banner, navigation."""
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>"
-            f"{html.escape(rec['title'])}</title></head><body>{banner(rec)}</body></html>")
+            f"{html.escape(rec['title'])}</title><style>{asset('report.css')}</style></head>"
+            f"<body><main>{navigation(prev, nxt)}{banner(rec)}{CONTENT_BEGIN}{CONTENT_END}"
+            f"</main></body></html>")
 
 
-def render_page(nb, rec: dict) -> str:
-    """One notebook as a self-contained HTML page (lab template, no CDN, banner on top)."""
+def render_page(nb, rec: dict, prev=None, nxt=None) -> str:
+    """One prepared notebook (``outputs.prepare``) as a self-contained HTML page: lab template,
+    no CDN, code hidden until asked for, banner and previous / next / index links."""
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
+    from .outputs import PARAMS_TAG
+
     exporter = HTMLExporter(template_name="lab", template_file="nnlib_page.html.j2",
                             extra_loaders=[DictLoader({"nnlib_page.html.j2": _PAGE_TEMPLATE})])
     exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"injected-parameters"}), enabled=True)
-    resources = {"nnlib_banner": banner(rec), "metadata": {"name": rec["title"]}}
+        TagRemovePreprocessor(remove_cell_tags={"remove-cell", "injected-parameters"},
+                              remove_input_tags={"remove-input", PARAMS_TAG},
+                              remove_all_outputs_tags={"remove-output"}), enabled=True)
+    resources = {"nnlib_banner": banner(rec), "metadata": {"name": rec["title"]},
+                 "nnlib_nav_top": navigation(prev, nxt, "top"),
+                 "nnlib_nav_bottom": navigation(prev, nxt, "bottom"),
+                 "nnlib_css": asset("report.css"), "nnlib_js": asset("report.js")}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return strip_cdn(body)
 
@@ -91,6 +140,7 @@ text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{white-space:nowr
 .v-consistent{color:#1a7f37}.v-higher,.v-lower{color:#9a6700;font-weight:600}
 .heads td[class^="v-"]{white-space:nowrap}
 code{font-size:.92em}a{color:#0b5cad}
+.doc{font-size:1.05em;margin:1em 0 1.4em}
 """
 
 
@@ -141,6 +191,33 @@ def results_markdown(index: dict) -> str:
     return "\n".join(lines) + f"\n\nPer-notebook durations (s): {durations or '-'}\n"
 
 
+def headline_table_html(index: dict, klass: str = "heads") -> str:
+    """The headline numbers of ``index`` as an HTML table (index page and report.html)."""
+    rows = []
+    for h in headline_table(index):
+        cells = []
+        for c in _HEADLINE_COLUMNS:
+            text = html.escape(h[c])
+            attr = ""
+            if c.startswith("vs "):
+                attr = f' class="v-{h[c].split()[0]}"' if h[c] != "–" else ""
+            elif c in ("published", "replayed", "nnlib"):
+                attr = ' class="num"'
+            cells.append(f"<td{attr}>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _HEADLINE_COLUMNS)
+    return (f'<table class="{klass}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+            + "\n".join(rows) + "\n</tbody></table>")
+
+
+def headline_legend() -> str:
+    from .compare import VERDICT_RULE
+    from .reference import REPLAY_PROVENANCE
+    return ("Test accuracy. <em>published</em>: the lab report's number; <em>replayed</em>: "
+            f"{html.escape(REPLAY_PROVENANCE)}; <em>nnlib</em>: ours, mean ± std over seeds. "
+            f"{html.escape(VERDICT_RULE.replace('*', ''))}")
+
+
 def render_index(index: dict) -> str:
     quick = index["mode"] == "quick"
     rows = []
@@ -154,23 +231,9 @@ def render_index(index: dict) -> str:
             f"<td><a href=\"{html.escape(r['page'])}\">{html.escape(r['title'])}</a>{err}</td>"
             f"<td class=\"{html.escape(r['status'])}\">{html.escape(r['status'])}</td>"
             f"<td class=\"num\">{dur}</td><td class=\"num\">{n_head}</td></tr>")
-    heads = []
-    for h in headline_table(index):
-        cells = []
-        for c in _HEADLINE_COLUMNS:
-            text = html.escape(h[c])
-            klass = ""
-            if c.startswith("vs "):
-                klass = f' class="v-{h[c].split()[0]}"' if h[c] != "–" else ""
-            elif c in ("published", "replayed", "nnlib"):
-                klass = ' class="num"'
-            cells.append(f"<td{klass}>{text}</td>")
-        heads.append("<tr>" + "".join(cells) + "</tr>")
     note = ('<p class="quick"><strong>Smoke run (quick mode)</strong>: reduced budgets; the '
             "numbers below are not the report's results.</p>") if quick else ""
     n_err = sum(r["status"] != "ok" for r in index["notebooks"])
-    from .compare import VERDICT_RULE
-    from .reference import REPLAY_PROVENANCE
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
@@ -182,6 +245,9 @@ def render_index(index: dict) -> str:
 <code>{html.escape(index['commit'])}</code> &middot; {html.escape(index['generated'])} &middot;
 {len(index['notebooks'])} notebooks, {n_err} with errors</div>
 {note}
+<p class="doc"><a href="{DOCUMENT}"><strong>Read the whole report</strong></a> &mdash; every
+notebook in one document: summary, sections, figures, verdicts and what we found
+(code hidden until asked for; prints to PDF).</p>
 <table>
 <thead><tr><th>#</th><th>Notebook</th><th>Status</th><th>Duration</th><th>Headlines</th></tr>
 </thead>
@@ -189,13 +255,7 @@ def render_index(index: dict) -> str:
 {chr(10).join(rows)}
 </tbody></table>
 <h2>Headline numbers</h2>
-<p class="legend">Test accuracy. <em>published</em>: the lab report's number; <em>replayed</em>:
-{html.escape(REPLAY_PROVENANCE)}; <em>nnlib</em>: ours, mean ± std over seeds.
-{html.escape(VERDICT_RULE.replace("*", ""))}</p>
-<table class="heads">
-<thead><tr>{''.join(f"<th>{html.escape(c)}</th>" for c in _HEADLINE_COLUMNS)}</tr></thead>
-<tbody>
-{chr(10).join(heads)}
-</tbody></table>
+<p class="legend">{headline_legend()}</p>
+{headline_table_html(index)}
 </body></html>
 """

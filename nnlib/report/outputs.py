@@ -1,0 +1,157 @@
+"""What a reader sees of an executed notebook: its results, not its log.
+
+:func:`prepare` turns an executed notebook into the one the HTML shows:
+
+- library log lines (MNIST loading, per-epoch lines, joblib's progress - :data:`LOG_LINE`) and any
+  other standard-error text leave the outputs; each cell's share becomes one collapsed "log"
+  element, and the whole notebook's goes to its record (``executed/NN_name.log``);
+- Python warnings and error text on standard error stay visible, styled as warnings;
+- cells tagged ``remove-cell`` go (``remove-input`` / ``remove-output``: the renderer's
+  ``TagRemovePreprocessor`` drops their code / outputs);
+- the ``parameters`` and papermill's ``injected-parameters`` cells become one collapsed line,
+  "Parameters: QUICK=False, SEEDS=[0, 1, 2]".
+
+Tags ``hide-input`` (code behind its own toggle even when all code is shown), ``hide-output``
+(output collapsed) and ``conclusion`` (collected into the document's "What we found") are left on
+the cells for the page's CSS/JS and for :mod:`nnlib.report.document`.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import html
+import re
+
+#: Lines the library (and joblib) print as status, never as results.
+LOG_LINE = re.compile(
+    r"^(mnist: |epoch \d+/\d+: |resuming .+ after epoch \d+|\[Parallel\(n_jobs=|"
+    r"\[report\] )")
+#: A Python warning as ``warnings`` prints it ("path:line: SomethingWarning: message").
+WARNING_LINE = re.compile(r"^\S.*:\d+: \w*(Warning|Error)\b|^\w*(Warning|Error): |^Traceback ")
+LOG_CLASS, WARNING_CLASS, PARAMS_CLASS = "nnlib-log", "nnlib-warning", "nnlib-params"
+#: Tag of the cell :func:`prepare` makes of the parameters cells (rendered without input).
+PARAMS_TAG = "nnlib-parameters"
+
+
+def _tags(cell) -> set:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def split_stderr(text: str) -> tuple[str, str]:
+    """``(log, warnings)`` of a standard-error text: warning lines and the indented lines that
+    follow them (the source line ``warnings`` shows) are warnings, everything else is log."""
+    log, warn, in_warning = [], [], False
+    for line in text.splitlines(keepends=True):
+        if WARNING_LINE.match(line):
+            in_warning = True
+        elif not line.startswith((" ", "\t")):
+            in_warning = False
+        (warn if in_warning else log).append(line)
+    return "".join(log), "".join(warn)
+
+
+def split_stdout(text: str) -> tuple[str, str]:
+    """``(log, results)`` of a standard-output text, by :data:`LOG_LINE`."""
+    log, keep = [], []
+    for line in text.splitlines(keepends=True):
+        (log if LOG_LINE.match(line) else keep).append(line)
+    return "".join(log), "".join(keep)
+
+
+def _html_output(markup: str, plain: str) -> dict:
+    import nbformat
+    return nbformat.v4.new_output("display_data", data={"text/html": markup, "text/plain": plain})
+
+
+def log_element(text: str) -> str:
+    n = text.count("\n") + (not text.endswith("\n"))
+    return (f'<details class="{LOG_CLASS}"><summary>log ({n} line{"s" if n != 1 else ""})'
+            f"</summary><pre>{html.escape(text)}</pre></details>")
+
+
+def warning_element(text: str) -> str:
+    return f'<div class="{WARNING_CLASS}"><pre>{html.escape(text.rstrip())}</pre></div>'
+
+
+def _clean_outputs(cell) -> str:
+    """Move the cell's log text out of its outputs (in place); return that log text."""
+    outputs, log = [], []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") != "stream":
+            outputs.append(out)
+            continue
+        if out.get("name") == "stderr":
+            text_log, text_keep = split_stderr(out.get("text", ""))
+            keep = [_html_output(warning_element(text_keep), text_keep)] if text_keep else []
+        else:
+            text_log, text_keep = split_stdout(out.get("text", ""))
+            keep = [{**out, "text": text_keep}] if text_keep.strip() else []
+        log.append(text_log)
+        outputs += keep
+    text = "".join(log)
+    if text.strip():
+        outputs.append(_html_output(log_element(text), ""))
+    cell["outputs"] = outputs
+    return text
+
+
+def parameter_values(nb, passed: dict | None = None) -> dict:
+    """The parameters a notebook ran with: its ``parameters`` cell's literal assignments,
+    overridden by ``passed`` (papermill's injected values)."""
+    values = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in _tags(cell):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    try:
+                        values[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        values[node.targets[0].id] = ast.unparse(node.value)
+    return {**values, **(passed or {})}
+
+
+def parameters_summary(values: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in values.items()) or "none"
+
+
+def _parameters_cell(nb, cells, passed):
+    """One code cell without input whose output is the collapsed parameters line."""
+    import nbformat
+    # the notebook's own defaults; the summary line shows the values it ran with
+    code = "\n\n".join(c.source for c in cells
+                        if "injected-parameters" not in c.get("metadata", {}).get("tags", []))
+    summary = html.escape(parameters_summary(parameter_values(nb, passed)))
+    markup = (f'<details class="{PARAMS_CLASS}"><summary>Parameters: <code>{summary}</code>'
+              f"</summary><pre>{html.escape(code)}</pre>"
+              f"<p>(the notebook's defaults; the report passed {html.escape(repr(passed or {}))})"
+              "</p></details>")
+    cell = nbformat.v4.new_code_cell("", metadata={"tags": [PARAMS_TAG]})
+    cell.outputs = [_html_output(markup, f"Parameters: {summary}")]
+    return cell
+
+
+def prepare(nb, parameters: dict | None = None):
+    """``(notebook to render, log text)`` for an executed notebook (a copy; see the module
+    docstring). ``parameters``: the values passed to it (shown in the parameters line)."""
+    nb = copy.deepcopy(nb)
+    params = [c for c in nb.cells if _tags(c) & {"parameters", "injected-parameters"}]
+    cells, logs = [], []
+    for i, cell in enumerate(nb.cells):
+        tags = _tags(cell)
+        if cell.cell_type == "code":
+            text = _clean_outputs(cell)
+            if text.strip():
+                logs.append(f"--- cell {i} ---\n{text}" + ("" if text.endswith("\n") else "\n"))
+        if "remove-cell" in tags or any(cell is p for p in params[1:]):
+            continue
+        if params and cell is params[0]:
+            cells.append(_parameters_cell(nb, params, parameters))
+            continue
+        cells.append(cell)
+    nb.cells = cells
+    return nb, "".join(logs)
