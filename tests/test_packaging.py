@@ -77,3 +77,10 @@ def test_console_script_version_and_help():
     out = subprocess.run([sys.executable, "-m", "nnlib", "--help"], capture_output=True,
                          text=True, check=True)
     assert "train" in out.stdout
+
+
+def test_ci_makes_the_browser_tests_mandatory():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^export NNLIB_REQUIRE_BROWSER=1$", ci, re.M)
+    assert re.search(r"apt-get install -y -q chromium", ci)
+    assert ci.index("export NNLIB_REQUIRE_BROWSER=1") < ci.index("make test 2>&1")

@@ -19,6 +19,12 @@ _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {% block extra_css %}
 <style type="text/css">{{ resources.nnlib_css }}</style>
 {% endblock extra_css %}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ output.metadata.get('nnlib_alt', 'figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
 {%- block body_header -%}
 <body class="jp-Notebook nnlib-code-hidden" data-jp-theme-light="true"
       data-jp-theme-name="JupyterLab Light">

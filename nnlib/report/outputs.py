@@ -22,6 +22,8 @@ import copy
 import html
 import re
 
+from .notebook import CAPTION_CLASS
+
 #: Lines the library (and joblib) print as status, never as results.
 LOG_LINE = re.compile(
     r"^(mnist: |epoch \d+/\d+: |resuming .+ after epoch \d+|\[Parallel\(n_jobs=|"
@@ -95,6 +97,19 @@ def _clean_outputs(cell) -> str:
     return text
 
 
+def _describe_images(cell) -> None:
+    """Give each figure its caption (the caption output that follows it) as alt text."""
+    pending = []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if "image/png" in data:
+            pending.append(out)
+        elif CAPTION_CLASS in str(data.get("text/html", "")) and pending:
+            for image in pending:
+                image.setdefault("metadata", {})["nnlib_alt"] = str(data.get("text/plain", ""))
+            pending = []
+
+
 def parameter_values(nb, passed: dict | None = None) -> dict:
     """The parameters a notebook ran with: its ``parameters`` cell's literal assignments,
     overridden by ``passed`` (papermill's injected values)."""
@@ -145,6 +160,7 @@ def prepare(nb, parameters: dict | None = None):
         tags = _tags(cell)
         if cell.cell_type == "code":
             text = _clean_outputs(cell)
+            _describe_images(cell)
             if text.strip():
                 logs.append(f"--- cell {i} ---\n{text}" + ("" if text.endswith("\n") else "\n"))
         if "remove-cell" in tags or any(cell is p for p in params[1:]):

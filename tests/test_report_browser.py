@@ -1,0 +1,113 @@
+"""The quick report read in a real browser (headless system Chromium through playwright):
+report.html and two notebook pages load without console errors, every image loads, code is
+hidden until asked for, every TOC link lands, and print media hides the sidebar.
+
+Skips naming what is missing when there is no Chromium (or no playwright); NNLIB_REQUIRE_BROWSER=1
+(CI) turns that skip into a failure.
+"""
+import pytest
+
+PAGES = ["report.html", "01_activations.html", "06_cnn.html"]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _open(browser, path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, problems
+
+
+def _visible_code(page) -> int:
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell .jp-Cell-inputWrapper')]
+        .filter(e => e.offsetParent !== null && getComputedStyle(e).display !== 'none').length""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_cleanly_with_every_image(quick_report, browser, name):
+    _, out = quick_report
+    page, problems = _open(browser, out / name)
+    try:
+        n_img, broken = page.evaluate("""() => { const imgs = [...document.images];
+            return [imgs.length, imgs.filter(i => !(i.complete && i.naturalWidth > 0))
+                                     .map(i => i.alt)]; }""")
+        assert n_img >= 2, f"{name}: {n_img} images"
+        assert not broken, f"{name}: images that did not load: {broken}"
+        assert not problems, f"{name}: console errors {problems}"
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAGES)
+def test_code_is_hidden_on_load_and_the_toggles_show_it(quick_report, browser, name):
+    _, out = quick_report
+    page, _ = _open(browser, out / name)
+    try:
+        assert page.locator(".jp-CodeCell").count() > 3
+        assert _visible_code(page) == 0, f"{name}: code visible on load"
+        page.click("#nnlib-toggle-code")
+        shown = _visible_code(page)
+        assert shown > 3, f"{name}: the global toggle showed {shown} code cells"
+        assert page.inner_text("#nnlib-toggle-code") == "Hide code"
+        page.click("#nnlib-toggle-code")
+        assert _visible_code(page) == 0
+        cell = page.locator(".jp-CodeCell:has(.nnlib-code-toggle):not(.jp-mod-noOutputs)").first
+        cell.locator(".nnlib-code-toggle").click()
+        assert _visible_code(page) == 1, "the per-cell toggle shows exactly its own code"
+        assert cell.locator(".nnlib-code-toggle").inner_text() == "hide code"
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_every_toc_link_targets_an_element_and_print_hides_the_sidebar(quick_report, browser):
+    _, out = quick_report
+    page, _ = _open(browser, out / "report.html")
+    try:
+        hrefs = page.eval_on_selector_all("nav.nnlib-toc a[href^='#']",
+                                          "els => els.map(a => a.getAttribute('href'))")
+        assert len(hrefs) > 20
+        missing = page.evaluate("""hrefs => hrefs.filter(
+            h => !document.getElementById(decodeURIComponent(h.slice(1))))""", hrefs)
+        assert not missing, f"TOC links without a target: {missing}"
+        sections = page.locator("section.nnlib-section").count()
+        assert sections == 10  # nine notebooks and "What we found"
+        assert page.locator("nav.nnlib-toc").is_visible()
+        page.emulate_media(media="print")
+        assert not page.locator("nav.nnlib-toc").is_visible()
+        assert not page.locator("#nnlib-toggle-code").is_visible()
+        assert page.evaluate("""() => getComputedStyle(
+            document.querySelectorAll('section.nnlib-section')[1]).breakBefore""") == "page"
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_page_navigation_links_lead_to_existing_pages(quick_report, browser):
+    _, out = quick_report
+    page, _ = _open(browser, out / "06_cnn.html")
+    try:
+        prev = page.get_attribute("nav.nnlib-nav.top a[rel=prev]", "href")
+        nxt = page.get_attribute("nav.nnlib-nav.top a[rel=next]", "href")
+        assert (prev, nxt) == ("05_regularization.html", "07_augmentation.html")
+        page.click("nav.nnlib-nav.top a[rel=next]")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("07_augmentation.html")
+        page.click("nav.nnlib-nav.top >> text=Whole report")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("report.html")
+    finally:
+        page.close()
