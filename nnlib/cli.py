@@ -278,10 +278,73 @@ def cmd_search(args) -> int:
 
 # --- report ------------------------------------------------------------------------------------
 
+def _parameter_value(name: str, text: str):
+    """A ``-p NAME VALUE`` value read the way papermill's ``-p`` reads it (True/False/None, an
+    int, a float, else the string), and also as JSON or a Python literal, so lists, dicts, quoted
+    strings and true/false/null work too: ``[0]``, ``{"a": 1}``, ``"x"``, ``true``."""
+    import ast
+
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text  # not a literal: the string itself, as papermill passes it
+    try:
+        if json.loads(json.dumps(value)) == value:
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise UsageError(f"-p {name}: {text} is a Python {type(value).__name__}; the report passes "
+                     f"JSON values (lists, not tuples or sets: [0, 1])")
+
+
+def _parameters(pairs) -> dict:
+    """``{NAME: value}`` from repeated ``-p NAME VALUE`` (the last one of a name wins)."""
+    params = {}
+    for name, text in pairs or []:
+        if not name.isidentifier():
+            raise UsageError(f"-p {name}: not a Python name (like SEEDS)")
+        params[name] = _parameter_value(name, text)
+    return params
+
+
 def cmd_report(args) -> int:
     from .report import build_report
-    return int(build_report(quick=args.quick, only=args.only, force=args.force,
-                            jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout) or 0)
+    from .report.env import ParameterError
+
+    kwargs = {}
+    if args.parameter:
+        kwargs["parameters"] = _parameters(args.parameter)
+    if args.pdf:  # before a long build, not after it
+        from .report.browser import INSTALL_HINT, find_chromium
+        if find_chromium() is None:
+            from .report import ReportError
+            raise ReportError(f"--pdf needs Chromium or Chrome and none was found: "
+                              f"{INSTALL_HINT}")
+    try:
+        rc = int(build_report(quick=args.quick, only=args.only, force=args.force,
+                              jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout,
+                              **kwargs) or 0)
+    except ParameterError as exc:
+        raise UsageError(f"-p {exc.name}: {exc.reason}") from None
+    if args.pdf:
+        from .report.browser import print_to_pdf
+        from .report.build import output_dir
+        from .report.html import DOCUMENT
+        out = output_dir(args.quick, args.out)
+        pdf = print_to_pdf(out / DOCUMENT, out / "report.pdf")
+        print(f"[report] PDF -> {pdf}")
+    return rc
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -342,13 +405,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "report", cmd_report, "execute the notebooks and build the HTML report",
                  "Execute notebooks/NN_*.ipynb with papermill and render reports/*.html plus "
-                 "reports/index.html.", data_dir=False)
+                 "reports/index.html. Progress: a bar on a terminal (notebooks running, n/N "
+                 "done, time elapsed, time left estimated from the previous run), else one line "
+                 "per notebook start and finish.", data_dir=False)
     p.add_argument("--quick", action="store_true",
                    help="small, fast settings; written to reports/quick/")
     p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (e.g. 03 06)")
     p.add_argument("--force", action="store_true", help="re-run even when up to date")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                   help="notebooks executed in parallel")
+                   help="notebooks executed side by side (default 1); not the notebooks' own "
+                        "JOBS parameter, see -p")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="a notebook parameter, as papermill's -p (repeatable): VALUE is read as "
+                        "JSON or a Python literal ([0], 1, true, 0.5, \"x\"), else as a string; "
+                        "passed to each selected notebook whose parameters cell declares NAME. "
+                        "E.g. -p SEEDS '[0]' -p JOBS 1: JOBS is the grid workers inside each "
+                        "notebook, --jobs the notebooks run at once (CPU use: about their "
+                        "product)")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print the whole report (report.html) to report.pdf in the output "
+                        "folder with a locally installed Chromium/Chrome")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: reports/, or reports/quick/ with --quick)")
     p.add_argument("--cell-timeout", type=_positive_int, metavar="S",
@@ -358,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_code(exc: BaseException) -> int:
     from .lab.config import ConfigError
-    return EXIT_USAGE if isinstance(exc, (UsageError, ConfigError)) else EXIT_FAILED
+    from .report.env import ParameterError
+    usage = (UsageError, ConfigError, ParameterError)
+    return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILED
 
 
 def main(argv=None) -> int:
@@ -386,8 +464,9 @@ def main(argv=None) -> int:
         from .lab.config import ConfigError
         from .lab.mnist import DataError
         from .lab.training import TrainingDiverged
+        from .report.env import ReportError
         expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
-                    ImportError)
+                    ImportError, ReportError)
         if not isinstance(exc, expected):
             message = f"{type(exc).__name__}: {message} (set NNLIB_DEBUG=1 for the traceback)"
         _err(message)

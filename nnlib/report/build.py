@@ -38,10 +38,12 @@ from .env import (
     git_commit,
     kernel_check,
     kernel_manager_class,
+    notebook_parameters,
     now,
 )
 from .html import error_page, render_index, render_page, results_markdown
 from .notebook import HEADLINE_MIME
+from .progress import Progress
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
 
@@ -166,10 +168,8 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
     nb = source_nb
     problem = check_parameters(path, parameters)
     if problem:
-        rec.update(status="error", error=problem)
-        log(f"[report] {name}: error: {problem}")
+        rec.update(status="error", error=problem)  # logged by the progress line
     else:
-        log(f"[report] {name}: executing ({mode})")
         t0 = time.monotonic()
         try:
             # cwd via the kernel's resources, not papermill's cwd= (which os.chdir()s the whole
@@ -188,8 +188,6 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
             except Exception as exc:
                 rec.update(status="error", error=rec["error"] or f"unreadable output: {exc}")
         rec["headlines"] = _headlines(nb)
-        log(f"[report] {name}: {rec['status']} in {rec['duration_s']:.1f} s"
-            + (f": {rec['error']}" if rec["error"] else ""))
     try:
         page = render_page(nb, rec)
     except Exception as exc:
@@ -210,9 +208,18 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
 CELL_TIMEOUT = {"full": 3600, "quick": 300}
 
 
+def output_dir(quick: bool = False, out_dir=None) -> Path:
+    """The report's folder: ``out_dir``, else ``reports/`` (``reports/quick/`` if ``quick``)."""
+    from ..paths import project_root
+
+    out = Path(out_dir) if out_dir else project_root() / "reports" / ("quick" if quick else "")
+    return out.resolve()
+
+
 def build_report(quick: bool = False, only=None, force: bool = False, jobs: int = 1,
                  notebooks_dir=None, out_dir=None, cell_timeout=None, log=print, *,
-                 fetch_data: bool = True, parameters: dict | None = None) -> int:
+                 fetch_data: bool = True, parameters: dict | None = None,
+                 progress: str = "auto") -> int:
     """Execute the notebooks and write the HTML report; return 0, or 1 if any notebook failed.
 
     ``quick`` runs the smoke-test variant (``QUICK=True``) into ``reports/quick/``. ``only``:
@@ -220,8 +227,12 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     re-executes notebooks whose previous run is still valid (see the module docstring).
     ``jobs`` notebooks run in parallel. ``cell_timeout`` (seconds) bounds each cell (default
     ``CELL_TIMEOUT[mode]``: generous for full runs, tight for smoke runs).
-    ``fetch_data`` downloads/verifies MNIST first. ``parameters`` are passed in addition to
-    ``QUICK``; each must be declared in the notebook's ``parameters`` cell.
+    ``fetch_data`` downloads/verifies MNIST first. ``parameters`` (``{"SEEDS": [0]}``) are
+    passed in addition to ``QUICK``, each to the selected notebooks whose ``parameters`` cell
+    declares it (a notebook's skip key covers only those it receives); a name none of them
+    declares, or a value whose type does not fit a declaration, raises ``ParameterError`` before
+    anything runs. ``progress``: a tqdm bar on a terminal, else one line per notebook start and
+    finish through ``log`` ("auto"), or either always ("bar", "lines"); see ``progress.py``.
     """
     from ..io import write_json, write_text
     from ..paths import default_data_dir, project_root
@@ -230,23 +241,28 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()
     mode = "quick" if quick else "full"
     cell_timeout = CELL_TIMEOUT[mode] if cell_timeout is None else cell_timeout
-    out = Path(out_dir) if out_dir else root / "reports" / ("quick" if quick else "")
-    out = out.resolve()
+    out = output_dir(quick, out_dir)
     all_nbs = list_notebooks(nb_dir)
     selected = list_notebooks(nb_dir, only)
     if not all_nbs:
         raise ReportError(f"no NN_*.ipynb notebooks (00_overview.ipynb, ...) in {nb_dir}")
     if int(jobs) < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    params = {"QUICK": bool(quick), **(parameters or {})}
-    json.dumps(params)  # parameters must be JSON-typed
+    if progress not in ("auto", "bar", "lines"):
+        raise ValueError(f"progress must be 'auto', 'bar' or 'lines', got {progress!r}")
+    passed = dict(parameters or {})
+    json.dumps(passed)  # parameters must be JSON-typed
+    params = {path: {"QUICK": bool(quick), **given}
+              for path, given in notebook_parameters(selected, passed).items()}
     kernel_check()
     commit = git_commit(root)
 
-    todo, records = [], {}
+    todo, records, previous = [], {}, {}
     for path in selected:
-        key = _skip_key(path, params, root)
+        key = _skip_key(path, params[path], root)
         prev = _read_record(out / "executed" / f"{path.stem}.json")
+        if prev and prev.get("status") == "ok":  # a failed run's duration says little
+            previous[path.stem] = prev.get("duration_s")
         if (not force and prev and prev.get("key") == key and prev.get("status") == "ok"
                 and (out / prev.get("page", "-")).exists()
                 and (out / "executed" / f"{path.stem}.ipynb").exists()):
@@ -262,11 +278,19 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
 
     t0 = time.monotonic()
     failed = 0
-    with environment(KERNEL_ENV):
+    tracker = Progress([path.stem for path, _ in todo], previous, jobs=int(jobs), log=log,
+                       bar={"auto": None, "bar": True, "lines": False}[progress])
+    if todo:
+        tracker.log(f"[report] executing {len(todo)} notebook(s) ({mode}), "
+                    f"{tracker.jobs} at a time")
+    with environment(KERNEL_ENV), tracker:
         def one(item):
             path, key = item
-            return path, _process(path, out=out, nb_dir=nb_dir, parameters=params, mode=mode,
-                                  key=key, commit=commit, cell_timeout=cell_timeout, log=log)
+            tracker.start(path.stem)
+            rec = _process(path, out=out, nb_dir=nb_dir, parameters=params[path], mode=mode,
+                           key=key, commit=commit, cell_timeout=cell_timeout, log=tracker.log)
+            tracker.done(path.stem, rec["duration_s"], rec["status"], rec["error"])
+            return path, rec
         if int(jobs) == 1 or len(todo) <= 1:
             results = [one(item) for item in todo]
         else:
@@ -285,7 +309,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         if path not in records:
             rec = {**rec, "skipped": True}
         rows.append(rec)
-    index = {"mode": mode, "generated": now(), "commit": commit, "parameters": params,
+    index = {"mode": mode, "generated": now(), "commit": commit,
+             "parameters": {"QUICK": bool(quick), **passed},
              "notebooks_dir": str(nb_dir), "duration_s": round(time.monotonic() - t0, 2),
              "failed": [r["name"] for r in rows if r["status"] != "ok"], "notebooks": rows}
     write_json(out / "index.json", index)

@@ -1,0 +1,80 @@
+"""``nnlib report --pdf``: report.html printed by a local Chromium (skipped without one unless
+NNLIB_REQUIRE_BROWSER=1), and the one-line error when there is none."""
+import pytest
+
+from nnlib import report
+from nnlib.cli import main
+from nnlib.report.browser import CHROMIUM_ENV, INSTALL_HINT, print_to_pdf
+
+SECTIONS = ["Activations", "Optimizers", "Grid search", "Scheduler gamma"]
+
+
+def write_html(path):
+    """A small report: one ``<h2>`` section per page."""
+    body = "".join(f'<section style="page-break-before: always"><h2>{title}</h2>'
+                   f"<p>What we see in {title.lower()}.</p></section>" for title in SECTIONS)
+    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>Report</title>"
+                    f"</head><body><h1>Lab report</h1>{body}</body></html>", encoding="utf-8")
+    return path
+
+
+def pdf_text(path):
+    from pypdf import PdfReader
+    reader = PdfReader(str(path))
+    return len(reader.pages), " ".join(page.extract_text() for page in reader.pages)
+
+
+def test_print_to_pdf_one_page_per_section(chromium, tmp_path):
+    pdf = print_to_pdf(write_html(tmp_path / "report.html"), tmp_path / "report.pdf")
+    assert pdf == tmp_path / "report.pdf"
+    pages, text = pdf_text(pdf)
+    assert pages > 1
+    assert pages >= len(SECTIONS)
+    for title in ["Lab report", *SECTIONS]:
+        assert title in text, f"{title!r} not in the PDF's text"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.pdf"]
+
+
+def test_report_pdf_after_the_build(chromium, tmp_path, monkeypatch, capsys):
+    """--pdf --only: the build (faked here) writes report.html, the CLI prints it to PDF."""
+    out = tmp_path / "reports"
+    calls = []
+
+    def fake_build_report(**kwargs):
+        calls.append(kwargs)
+        out.mkdir()
+        write_html(out / "report.html")
+        return 0
+
+    monkeypatch.setattr(report, "build_report", fake_build_report)
+    assert main(["report", "--pdf", "--only", "03", "--out", str(out)]) == 0
+    assert calls[0]["only"] == ["03"]
+    assert (out / "report.pdf").is_file()
+    assert f"PDF -> {out / 'report.pdf'}" in capsys.readouterr().out
+    pages, text = pdf_text(out / "report.pdf")
+    assert pages > 1 and "Grid search" in text
+
+
+def test_report_pdf_without_a_browser(tmp_path, monkeypatch, capsys):
+    """No browser: one line with the install hint and exit code 1, before anything is built."""
+    monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-such-chromium"))
+    monkeypatch.setenv("NNLIB_HOME", str(tmp_path))
+    monkeypatch.delenv("NNLIB_DEBUG", raising=False)
+    calls = []
+    monkeypatch.setattr(report, "build_report", lambda **kw: calls.append(kw) or 0)
+    assert main(["report", "--pdf", "--only", "01"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"nnlib: error: --pdf needs Chromium or Chrome and none was found: "
+                   f"{INSTALL_HINT}"]
+    assert calls == []  # refused before a long build
+    # print_to_pdf itself says the same
+    with pytest.raises(report.ReportError, match="none was found"):
+        print_to_pdf(write_html(tmp_path / "r.html"), tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_report_pdf_without_report_html(chromium, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "build_report", lambda **kw: 0)
+    assert main(["report", "--pdf", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "report.html does not exist: build the report first" in err[0]
