@@ -13,11 +13,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 		echo "could not create $(VENV): on Debian/Ubuntu install python3-venv"; exit 1; }
 
-# Re-install when the package metadata changes.
-$(STAMP): pyproject.toml | $(BIN)/python
+# Re-install when the package metadata or the JupyterLab settings override changes.
+# jupyter/overrides.json goes to the environment's JupyterLab settings folder (`make lab` then asks
+# no "Jupyter news" question); conda users copy it to $$CONDA_PREFIX/share/jupyter/lab/settings/.
+$(STAMP): pyproject.toml jupyter/overrides.json | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)"
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -32,8 +36,9 @@ quick-report: $(STAMP)
 fetch-data: $(STAMP)
 	$(BIN)/nnlib fetch-data
 
+# tests/test_lab_browser.py starts it the same way (plus a free port, no token, a copied notebook).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py --model mlp --epochs 1
