@@ -178,14 +178,20 @@ def format_table(df) -> str:
 
 
 def setup() -> None:
-    """Once per notebook (its set-up cell): pandas tables shown with :func:`format_table`, and the
-    report's plot style (``plots.use_style``)."""
+    """Once per notebook (its set-up cell): pandas tables shown with :func:`format_table`, the
+    report's plot style (``plots.use_style``), and joblib's worker-restart warning silenced."""
+    import warnings
+
     import pandas as pd
     from IPython import get_ipython
 
     from .plots import use_style
 
     use_style()
+    # loky restarts a worker whose memory grew (its leak guard) and says so as a UserWarning; the
+    # grid's results are checked run by run (check_runs), so to a reader it is only noise
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
+                            category=UserWarning)
     shell = get_ipython()
     if shell is not None:
         shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, format_table)
