@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import one_line
+from .document import conclusions, render_document
 from .env import (
     KERNEL_NAME,
     ReportError,
@@ -41,8 +42,9 @@ from .env import (
     notebook_parameters,
     now,
 )
-from .html import error_page, render_index, render_page, results_markdown
+from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
 from .notebook import HEADLINE_MIME
+from .outputs import prepare
 from .progress import Progress
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
@@ -118,9 +120,9 @@ def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR)
     h = hashlib.sha256()
     h.update(file_sha256(path).encode())
     h.update(json.dumps(parameters, sort_keys=True).encode())
-    # all of nnlib, presentation included: a page shows its output (unlike the run cache,
-    # which hashes only what computes results)
-    for f in sorted(pkg.rglob("*.py")):
+    # all of nnlib, presentation included (code, CSS, JS): a page shows its output (unlike the
+    # run cache, which hashes only what computes results)
+    for f in sorted(p for p in pkg.rglob("*") if p.suffix in (".py", ".css", ".js")):
         h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
     h.update(f"{sys.version}|{numpy.__version__}".encode())
     configs = root / "configs"
@@ -128,6 +130,22 @@ def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR)
         for f in sorted(p for p in configs.rglob("*") if p.is_file()):
             h.update(str(f.relative_to(configs)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:32]
+
+
+def _neighbours(paths: list[Path]) -> dict:
+    """``{path: (previous, next)}`` as ``(page, title)`` pairs (None at the ends)."""
+    import nbformat
+
+    def item(p):
+        try:
+            title = _title(nbformat.read(p, as_version=4), p.stem)
+        except Exception:  # an unreadable notebook still gets a link, under its file name
+            title = p.stem
+        return f"{p.stem}.html", title
+
+    items = [item(p) for p in paths]
+    return {p: (items[i - 1] if i else None, items[i + 1] if i + 1 < len(items) else None)
+            for i, p in enumerate(paths)}
 
 
 def _failure(exc: BaseException) -> str:
@@ -149,8 +167,9 @@ def _read_record(path: Path) -> dict | None:
 
 
 def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str, key: str,
-             commit: str, cell_timeout, log) -> dict:
-    """Execute (papermill) and render one notebook; never raises for notebook problems."""
+             commit: str, cell_timeout, log, neighbours=(None, None)) -> dict:
+    """Execute (papermill) and render one notebook; never raises for notebook problems.
+    ``neighbours``: the previous and next notebooks' ``(page, title)`` for the page's links."""
     import nbformat
     import papermill
 
@@ -189,11 +208,14 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
                 rec.update(status="error", error=rec["error"] or f"unreadable output: {exc}")
         rec["headlines"] = _headlines(nb)
     try:
-        page = render_page(nb, rec)
+        shown, log_text = prepare(nb, parameters)
+        write_text(out / "executed" / f"{name}.log", log_text)
+        rec.update(log=f"executed/{name}.log", conclusions=conclusions(nb))
+        page = render_page(shown, rec, *neighbours)
     except Exception as exc:
         rec.update(status="error", error=f"HTML export failed: {_failure(exc)}")
         log(f"[report] {name}: {rec['error']}")
-        page = error_page(rec)
+        page = error_page(rec, *neighbours)
     write_text(out / rec["page"], page)
     size = len(page.encode("utf-8"))
     if size > PAGE_WARN_BYTES:
@@ -243,6 +265,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     cell_timeout = CELL_TIMEOUT[mode] if cell_timeout is None else cell_timeout
     out = output_dir(quick, out_dir)
     all_nbs = list_notebooks(nb_dir)
+    neighbours = _neighbours(all_nbs)
     selected = list_notebooks(nb_dir, only)
     if not all_nbs:
         raise ReportError(f"no NN_*.ipynb notebooks (00_overview.ipynb, ...) in {nb_dir}")
@@ -288,7 +311,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
             path, key = item
             tracker.start(path.stem)
             rec = _process(path, out=out, nb_dir=nb_dir, parameters=params[path], mode=mode,
-                           key=key, commit=commit, cell_timeout=cell_timeout, log=tracker.log)
+                           key=key, commit=commit, cell_timeout=cell_timeout, log=tracker.log,
+                           neighbours=neighbours[path])
             tracker.done(path.stem, rec["duration_s"], rec["status"], rec["error"])
             return path, rec
         if int(jobs) == 1 or len(todo) <= 1:
@@ -316,6 +340,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     write_json(out / "index.json", index)
     write_text(out / "index.html", render_index(index))
     write_text(out / "results.md", results_markdown(index))
+    write_text(out / DOCUMENT, render_document(index, out))
     log(f"[report] {len(results)} executed, {len(selected) - len(results)} unchanged, "
         f"{failed} failed -> {out / 'index.html'}")
     return 1 if failed else 0
