@@ -326,11 +326,8 @@ def cmd_report(args) -> int:
     if args.parameter:
         kwargs["parameters"] = _parameters(args.parameter)
     if args.pdf:  # before a long build, not after it
-        from .report.browser import INSTALL_HINT, find_chromium
-        if find_chromium() is None:
-            from .report import ReportError
-            raise ReportError(f"--pdf needs Chromium or Chrome and none was found: "
-                              f"{INSTALL_HINT}")
+        from .report.browser import require_chromium
+        require_chromium()
     try:
         rc = int(build_report(quick=args.quick, only=args.only, force=args.force,
                               jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout,

@@ -29,15 +29,21 @@ def find_chromium() -> str | None:
     return None
 
 
+def require_chromium() -> str:
+    """:func:`find_chromium`, or ReportError (one line: what to install)."""
+    exe = find_chromium()
+    if exe is None:
+        raise ReportError(f"--pdf needs Chromium or Chrome and none was found: {INSTALL_HINT}")
+    return exe
+
+
 def print_to_pdf(html_path, pdf_path, timeout: float = 180) -> Path:
     """Print ``html_path`` to ``pdf_path`` with headless Chromium (its print-media CSS applies);
     written to a temporary name and renamed. Raises ReportError (one line) without a browser or
     when printing fails."""
     from ..io import atomic_path
 
-    exe = find_chromium()
-    if exe is None:
-        raise ReportError(f"--pdf needs Chromium or Chrome and none was found: {INSTALL_HINT}")
+    exe = require_chromium()
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
     if not html_path.is_file():
         raise ReportError(f"{html_path} does not exist: build the report first")
