@@ -113,3 +113,21 @@ def test_page_navigation_links_lead_to_existing_pages(quick_report, browser):
         assert page.url.endswith("report.html")
     finally:
         page.close()
+
+
+@pytest.mark.slow
+def test_the_quick_reports_pdf_has_every_section(quick_report, chromium, tmp_path):
+    import json
+
+    from pypdf import PdfReader
+
+    from nnlib.report.browser import print_to_pdf
+    _, out = quick_report
+    pdf = print_to_pdf(out / "report.html", tmp_path / "report.pdf")
+    reader = PdfReader(str(pdf))
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+    index = json.loads((out / "index.json").read_text())
+    assert len(reader.pages) > len(index["notebooks"])  # a page break before every section
+    for title in [r["title"] for r in index["notebooks"]] + ["What we found", "Summary"]:
+        assert " ".join(title.split()) in text, f"{title!r} is not in report.pdf"
+    assert "Show code" not in text and "import numpy" not in text  # print hides code
