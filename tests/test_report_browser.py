@@ -5,6 +5,8 @@ hidden until asked for, every TOC link lands, and print media hides the sidebar.
 Skips naming what is missing when there is no Chromium (or no playwright); NNLIB_REQUIRE_BROWSER=1
 (CI) turns that skip into a failure.
 """
+import contextlib
+
 import pytest
 
 PAGES = ["report.html", "01_activations.html", "06_cnn.html"]
@@ -19,14 +21,19 @@ def browser(chromium):
         b.close()
 
 
-def _open(browser, path):
+@contextlib.contextmanager
+def opened(browser, path):
+    """``(page, console problems)`` of ``path`` loaded in a fresh page, closed afterwards."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(path.as_uri())
-    page.wait_for_load_state("load")
-    return page, problems
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        yield page, problems
+    finally:
+        page.close()
 
 
 def _visible_code(page) -> int:
@@ -39,24 +46,20 @@ def _visible_code(page) -> int:
 @pytest.mark.parametrize("name", PAGES)
 def test_page_loads_cleanly_with_every_image(quick_report, browser, name):
     _, out = quick_report
-    page, problems = _open(browser, out / name)
-    try:
+    with opened(browser, out / name) as (page, problems):
         n_img, broken = page.evaluate("""() => { const imgs = [...document.images];
             return [imgs.length, imgs.filter(i => !(i.complete && i.naturalWidth > 0))
                                      .map(i => i.alt)]; }""")
         assert n_img >= 2, f"{name}: {n_img} images"
         assert not broken, f"{name}: images that did not load: {broken}"
         assert not problems, f"{name}: console errors {problems}"
-    finally:
-        page.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PAGES)
 def test_code_is_hidden_on_load_and_the_toggles_show_it(quick_report, browser, name):
     _, out = quick_report
-    page, _ = _open(browser, out / name)
-    try:
+    with opened(browser, out / name) as (page, _):
         assert page.locator(".jp-CodeCell").count() > 3
         assert _visible_code(page) == 0, f"{name}: code visible on load"
         page.click("#nnlib-toggle-code")
@@ -69,15 +72,12 @@ def test_code_is_hidden_on_load_and_the_toggles_show_it(quick_report, browser, n
         cell.locator(".nnlib-code-toggle").click()
         assert _visible_code(page) == 1, "the per-cell toggle shows exactly its own code"
         assert cell.locator(".nnlib-code-toggle").inner_text() == "hide code"
-    finally:
-        page.close()
 
 
 @pytest.mark.slow
 def test_every_toc_link_targets_an_element_and_print_hides_the_sidebar(quick_report, browser):
     _, out = quick_report
-    page, _ = _open(browser, out / "report.html")
-    try:
+    with opened(browser, out / "report.html") as (page, _):
         hrefs = page.eval_on_selector_all("nav.nnlib-toc a[href^='#']",
                                           "els => els.map(a => a.getAttribute('href'))")
         assert len(hrefs) > 20
@@ -93,15 +93,12 @@ def test_every_toc_link_targets_an_element_and_print_hides_the_sidebar(quick_rep
         assert not page.locator("#nnlib-toggle-code").is_visible()
         assert page.evaluate("""() => getComputedStyle(
             document.querySelectorAll('section.nnlib-section')[1]).breakBefore""") == "page"
-    finally:
-        page.close()
 
 
 @pytest.mark.slow
 def test_page_navigation_links_lead_to_existing_pages(quick_report, browser):
     _, out = quick_report
-    page, _ = _open(browser, out / "06_cnn.html")
-    try:
+    with opened(browser, out / "06_cnn.html") as (page, _):
         prev = page.get_attribute("nav.nnlib-nav.top a[rel=prev]", "href")
         nxt = page.get_attribute("nav.nnlib-nav.top a[rel=next]", "href")
         assert (prev, nxt) == ("05_regularization.html", "07_augmentation.html")
@@ -111,8 +108,6 @@ def test_page_navigation_links_lead_to_existing_pages(quick_report, browser):
         page.click("nav.nnlib-nav.top >> text=Whole report")
         page.wait_for_load_state("load")
         assert page.url.endswith("report.html")
-    finally:
-        page.close()
 
 
 @pytest.mark.slow
