@@ -30,6 +30,89 @@ def test_every_expected_notebook_exists_and_is_committed_without_outputs():
         assert not dirty, f"{name}: cells {dirty} carry outputs (commit notebooks stripped)"
 
 
+def _tags(cell) -> list:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _setup_cell(nb):
+    """The set-up cell: the first code cell after the one tagged ``parameters``."""
+    start = next(i for i, c in enumerate(nb.cells) if "parameters" in _tags(c))
+    return next(c for c in nb.cells[start + 1:] if c.cell_type == "code")
+
+
+def _is_caption(output) -> bool:
+    return (output.get("output_type") == "display_data"
+            and 'class="nnlib-caption"' in output.get("data", {}).get("text/html", ""))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_sets_up_the_report_presentation(name):
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    cell = _setup_cell(nb)
+    assert re.search(r"^nb\.setup\(\)\s*(#.*)?$", cell.source, re.M), \
+        f"{name}: the set-up cell (after 'parameters') must call nb.setup()"
+    assert re.search(r"^from nnlib\.report import notebook as nb$", cell.source, re.M), \
+        f"{name}: the set-up cell must import nnlib.report.notebook as nb"
+    assert "hide-input" in _tags(cell), f"{name}: tag the set-up cell 'hide-input'"
+    dumps = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and "json_normalize(" in c.source and "hide-output" not in _tags(c)]
+    assert not dumps, f"{name}: configuration dumps in cells {dumps} need the tag 'hide-output'"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_has_a_conclusion_cell(name):
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    cells = [c for c in nb.cells if "conclusion" in _tags(c)]
+    assert cells, f"{name}: no cell tagged 'conclusion'"
+    for c in cells:
+        assert c.cell_type == "code", f"{name}: a 'conclusion' cell must be computed (code)"
+        assert "hide-input" in _tags(c), f"{name}: tag the conclusion cell 'hide-input' too"
+        assert "Markdown(" in c.source, f"{name}: a conclusion displays Markdown"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED)
+def test_quick_report_every_figure_has_its_caption(quick_report, name):
+    """Each figure (image/png output) is followed, in its cell, by a caption before the next figure
+    or the end of the cell; and no caption is left without a figure."""
+    _, out = quick_report
+    nb = nbformat.read(out / "executed" / f"{name}.ipynb", as_version=4)
+    uncaptioned, orphans = [], []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        waiting = False  # a figure shown and not yet captioned
+        for o in cell.outputs:
+            if "image/png" in o.get("data", {}):
+                if waiting:
+                    uncaptioned.append(i)
+                waiting = True
+            elif _is_caption(o):
+                if not waiting:
+                    orphans.append(i)
+                waiting = False
+        if waiting:
+            uncaptioned.append(i)
+    assert not uncaptioned, f"{name}: figures without a caption in cells {uncaptioned}"
+    assert not orphans, f"{name}: captions without a figure before them in cells {orphans}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED)
+def test_quick_report_conclusions_are_computed_bullets(quick_report, name):
+    _, out = quick_report
+    nb = nbformat.read(out / "executed" / f"{name}.ipynb", as_version=4)
+    cells = [c for c in nb.cells if "conclusion" in _tags(c)]
+    assert cells, f"{name}: the executed notebook has no cell tagged 'conclusion'"
+    for c in cells:
+        assert not [o for o in c.outputs if o.output_type == "error"], f"{name}: conclusion failed"
+        texts = [o["data"]["text/markdown"] for o in c.outputs
+                 if "text/markdown" in o.get("data", {})]
+        assert texts and all(t.strip() for t in texts), f"{name}: conclusion shows no Markdown"
+        bullets = [line for t in texts for line in t.splitlines() if line.startswith("- ")]
+        assert 2 <= len(bullets) <= 5, f"{name}: {len(bullets)} conclusion bullets (want 2-5)"
+
+
 @pytest.mark.slow
 def test_quick_report_runs_every_notebook_without_error(quick_report):
     rc, out = quick_report
