@@ -104,6 +104,8 @@ def test_tables_are_formatted_for_reading():
     assert cells == ["0.5105", "0.06291", "23.5", "0", "12.35", "a",
                      "0.9806", "1.235", "7.1", "1", "–", "b"]
     assert "0.510520" not in format_table(df)
+    losses = re.findall(r"<td>(.*?)</td>", format_table(pd.DataFrame({"loss": [0.825, 1.0]})))
+    assert losses == ["0.8250", "1.000"]  # 4 significant digits, trailing zeros kept
 
 
 # --- headings, conclusions ----------------------------------------------------------------------

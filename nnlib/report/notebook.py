@@ -155,12 +155,12 @@ def _column_format(name: str, values):
     name = str(name).lower()
     finite = values[np.isfinite(values)]
     if "loss" in name:
-        return lambda v: f"{v:.4g}"
+        return lambda v: f"{v:#.4g}"
     if "time" in name or name.endswith("_s") or "(s)" in name:
         return lambda v: f"{v:.1f}"
     if "acc" in name or (len(finite) and ((finite >= 0) & (finite <= 1)).all()):
         return lambda v: f"{v:.4f}"
-    return lambda v: f"{v:.4g}"
+    return lambda v: f"{v:#.4g}"
 
 
 def format_table(df) -> str:
