@@ -278,53 +278,16 @@ def cmd_search(args) -> int:
 
 # --- report ------------------------------------------------------------------------------------
 
-def _parameter_value(name: str, text: str):
-    """A ``-p NAME VALUE`` value read the way papermill's ``-p`` reads it (True/False/None, an
-    int, a float, else the string), and also as JSON or a Python literal, so lists, dicts, quoted
-    strings and true/false/null work too: ``[0]``, ``{"a": 1}``, ``"x"``, ``true``."""
-    import ast
-
-    if text in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[text]
-    for number in (int, float):
-        try:
-            return number(text)
-        except ValueError:
-            pass
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return text  # not a literal: the string itself, as papermill passes it
-    try:
-        if json.loads(json.dumps(value)) == value:
-            return value
-    except (TypeError, ValueError):
-        pass
-    raise UsageError(f"-p {name}: {text} is a Python {type(value).__name__}; the report passes "
-                     f"JSON values (lists, not tuples or sets: [0, 1])")
-
-
-def _parameters(pairs) -> dict:
-    """``{NAME: value}`` from repeated ``-p NAME VALUE`` (the last one of a name wins)."""
-    params = {}
-    for name, text in pairs or []:
-        if not name.isidentifier():
-            raise UsageError(f"-p {name}: not a Python name (like SEEDS)")
-        params[name] = _parameter_value(name, text)
-    return params
-
-
 def cmd_report(args) -> int:
     from .report import build_report
-    from .report.env import ParameterError
+    from .report.parameters import ParameterError, parse_pairs
 
     kwargs = {}
-    if args.parameter:
-        kwargs["parameters"] = _parameters(args.parameter)
+    try:
+        if args.parameter:
+            kwargs["parameters"] = parse_pairs(args.parameter)
+    except ParameterError as exc:
+        raise UsageError(f"-p {exc.name}: {exc.reason}") from None
     if args.pdf:  # before a long build, not after it
         from .report.browser import require_chromium
         require_chromium()
@@ -431,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_code(exc: BaseException) -> int:
     from .lab.config import ConfigError
-    from .report.env import ParameterError
+    from .report.parameters import ParameterError
     usage = (UsageError, ConfigError, ParameterError)
     return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILED
 

@@ -8,8 +8,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nnlib import report
-from nnlib.cli import _parameter_value, main
-from nnlib.report import build, build_report, env
+from nnlib.cli import main
+from nnlib.report import build, build_report
+from nnlib.report import parameters as report_parameters
+from nnlib.report.parameters import parse_value
 from nnlib.report.progress import Progress, clock_text, left_text, time_left
 
 META = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
@@ -29,8 +31,8 @@ def write_nb(folder, name, params, body="print('ran')"):
 
 
 def refusal(paths, parameters) -> str:
-    with pytest.raises(env.ParameterError) as info:
-        env.notebook_parameters(paths, parameters)
+    with pytest.raises(report_parameters.ParameterError) as info:
+        report_parameters.notebook_parameters(paths, parameters)
     return str(info.value)
 
 
@@ -54,7 +56,7 @@ def nbs(tmp_path):
     ("", ""), ('{"a": [1, true]}', {"a": [1, True]}), ("{'a': 1}", {"a": 1}),
 ])
 def test_parameter_values(text, value):
-    got = _parameter_value("X", text)
+    got = parse_value("X", text)
     assert got == value and type(got) is type(value)
 
 
@@ -62,7 +64,7 @@ def test_parameter_values_papermill_reads_the_same():
     """Where papermill's ``-p`` gives a non-string, we give the same value."""
     from papermill.cli import _resolve_type
     for text in ("1", "-3", "0.5", "1e-3", "True", "False", "None", "1_000", " 7 ", "inf"):
-        assert _parameter_value("X", text) == _resolve_type(text), text
+        assert parse_value("X", text) == _resolve_type(text), text
 
 
 def test_parameter_value_that_json_cannot_carry(capsys):
@@ -94,12 +96,12 @@ def test_help_tells_p_jobs_from_jobs(capsys):
 
 def test_each_notebook_receives_what_it_declares(nbs):
     paths = [nbs["01"], nbs["02"], nbs["03"]]
-    got = env.notebook_parameters(paths, {"SEEDS": [0], "JOBS": 1})
+    got = report_parameters.notebook_parameters(paths, {"SEEDS": [0], "JOBS": 1})
     assert got == {nbs["01"]: {"SEEDS": [0], "JOBS": 1}, nbs["02"]: {},
                    nbs["03"]: {"SEEDS": [0]}}
-    assert env.notebook_parameters(paths, {}) == {p: {} for p in paths}
+    assert report_parameters.notebook_parameters(paths, {}) == {p: {} for p in paths}
     # an int stands for a float (papermill reads "-p LR 1" as 1)
-    assert env.notebook_parameters(paths, {"LR": 1})[nbs["03"]] == {"LR": 1}
+    assert report_parameters.notebook_parameters(paths, {"LR": 1})[nbs["03"]] == {"LR": 1}
 
 
 def test_undeclared_everywhere_is_an_error_naming_what_is_declared(nbs):
@@ -122,7 +124,7 @@ def test_type_mismatch_keeps_the_check_s_one_line_error(nbs):
     assert refusal([nbs["01"]], {"QUICK": True}).startswith(
         "parameter QUICK: set it with quick=True")
     # the per-notebook check (QUICK, no parameters cell) says the same thing in its own words
-    assert env.check_parameters(nbs["01"], {"SEEDS": 0}) == (
+    assert report_parameters.check_parameters(nbs["01"], {"SEEDS": 0}) == (
         "01_a.ipynb: parameter SEEDS defaults to list [0, 1, 2], report passes int 0")
 
 

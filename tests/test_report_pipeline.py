@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnlib import report
-from nnlib.report import build, build_report, env
+from nnlib.report import build, build_report, env, parameters
 from nnlib.report import html as report_html
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -248,11 +248,11 @@ def test_parameter_check(tmp_path):
                                     metadata=meta), path)
         return path
 
-    assert env.check_parameters(nb("QUICK = False"), {"QUICK": True}) is None
-    assert env.check_parameters(nb("QUICK: bool = False"), {"QUICK": True}) is None
-    assert "does not declare QUICK" in env.check_parameters(nb("FAST = 1"), {"QUICK": True})
-    assert "defaults to str" in env.check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
-    assert "no cell tagged" in env.check_parameters(nb("QUICK = False", ()), {"QUICK": True})
+    assert parameters.check_parameters(nb("QUICK = False"), {"QUICK": True}) is None
+    assert parameters.check_parameters(nb("QUICK: bool = False"), {"QUICK": True}) is None
+    assert "does not declare QUICK" in parameters.check_parameters(nb("FAST = 1"), {"QUICK": True})
+    assert "defaults to str" in parameters.check_parameters(nb("QUICK = 'no'"), {"QUICK": True})
+    assert "no cell tagged" in parameters.check_parameters(nb("QUICK = False", ()), {"QUICK": True})
 
 
 @pytest.mark.slow

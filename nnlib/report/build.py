@@ -34,17 +34,16 @@ from .document import conclusions, render_document
 from .env import (
     KERNEL_NAME,
     ReportError,
-    check_parameters,
     environment,
     git_commit,
     kernel_check,
     kernel_manager_class,
-    notebook_parameters,
     now,
 )
 from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
 from .notebook import HEADLINE_MIME
 from .outputs import prepare
+from .parameters import check_parameters, notebook_parameters
 from .progress import Progress
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
