@@ -364,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the cells on a dask.distributed cluster (pip install nnlib[cluster])")
 
     p = _command(sub, "report", cmd_report, "execute the notebooks and build the HTML report",
-                 "Execute notebooks/NN_*.ipynb with papermill and render reports/*.html plus "
-                 "reports/index.html. Progress: a bar on a terminal (notebooks running, n/N "
+                 "Execute notebooks/NN_*.ipynb with papermill and render reports/report.html "
+                 "(the whole lab as one document), one page per notebook and reports/index.html. "
+                 "Progress: a bar on a terminal (notebooks running, n/N "
                  "done, time elapsed, time left estimated from the previous run), else one line "
                  "per notebook start and finish.", data_dir=False)
     p.add_argument("--quick", action="store_true",

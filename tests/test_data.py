@@ -2,6 +2,7 @@
 splits and minibatches (small generated data; MNIST itself is faked)."""
 import numpy as np
 import pytest
+from fake_data import fake_mnist
 
 from nnlib.lab import data
 from nnlib.lab.data import (
@@ -23,16 +24,6 @@ def fresh_split_cache():
     load_splits.cache_clear()
     yield
     load_splits.cache_clear()
-
-
-def fake_mnist(n_train=20, n_test=5, seed=0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
 
 
 # ----------------------------------------------------------------------------- conversion

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_data import fake_mnist
 
 from nnlib.lab import mnist as data
 from nnlib.lab.mnist import DataError, load_mnist, read_idx
@@ -22,16 +23,6 @@ NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 
 # ----------------------------------------------------------------------------- helpers
-def fake_mnist(n_train=20, n_test=5, seed=0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
-
-
 def sums(arrays) -> dict[str, str]:
     return {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
             for k, v in arrays.items()}
