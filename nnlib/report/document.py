@@ -125,8 +125,7 @@ def _section(rec: dict, out: Path) -> tuple[str, list]:
     sid = f"nb-{rec['number']}"
     content = _page_content(out / rec["page"]) if rec.get("page") else None
     failed = rec["status"] != "ok"
-    heading = (f'<h1 id="{sid}-title">{html.escape(rec["title"])}</h1>'
-               if content is None or failed else "")
+    heading = f'<h1 id="{sid}-title">{html.escape(rec["title"])}</h1>' if content is None else ""
     if content is None:
         content = ('<p class="nnlib-missing">This notebook\'s page is missing or was made by an '
                    "older version: run <code>nnlib report --force --only "
