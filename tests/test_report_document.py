@@ -14,6 +14,7 @@ import pytest
 from nnlib.report import build_report, outputs
 from nnlib.report.document import _reanchor, conclusions
 from nnlib.report.notebook import format_table
+from nnlib.report.parameters import parameter_values
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 
@@ -91,7 +92,7 @@ def test_prepare_moves_logs_keeps_results_and_summarises_parameters():
 def test_parameter_values_literal_and_expression():
     nb = nbformat.v4.new_notebook(cells=[_cell("A = 1\nB = [1, 2]\nC = list(range(3))",
                                                tags=["parameters"])])
-    assert outputs.parameter_values(nb, {"A": 5}) == {"A": 5, "B": [1, 2], "C": "list(range(3))"}
+    assert parameter_values(nb, {"A": 5}) == {"A": 5, "B": [1, 2], "C": "list(range(3))"}
 
 
 # --- tables -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .html import (
     headline_table_html,
     strip_cdn,
 )
+from .parameters import parameters_summary
 
 __all__ = ["conclusions", "render_document"]
 
@@ -107,7 +108,7 @@ def _title_block(index: dict) -> str:
     n_err = sum(r["status"] != "ok" for r in rows)
     mode = ("quick &mdash; a smoke run with reduced budgets: the numbers are <strong>not</strong>"
             " the report's results" if index["mode"] == "quick" else "full")
-    params = ", ".join(f"{k}={v!r}" for k, v in index.get("parameters", {}).items()) or "none"
+    params = parameters_summary(index.get("parameters", {}))
     facts = [("Generated", html.escape(index["generated"])),
              ("Commit", f"<code>{html.escape(index['commit'])}</code>"),
              ("Mode", mode), ("Parameters", f"<code>{html.escape(params)}</code>"),

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from .notebook import acc_text, as_number, verdict_text
+from .parameters import parameters_summary
 
 _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {# nnlib: the lab template without anything loaded from a CDN; code hidden until asked for;
@@ -68,7 +69,7 @@ def banner(rec: dict) -> str:
     klass = "error" if not ok else ("quick" if quick else "ok")
     head = ("Smoke run (quick mode): reduced budgets, numbers are not the report's results"
             if quick else "Full run")
-    params = ", ".join(f"{k}={v!r}" for k, v in rec["parameters"].items()) or "none"
+    params = parameters_summary(rec["parameters"])
     dur = "-" if rec.get("duration_s") is None else f"{rec['duration_s']:.1f} s"
     rows = [f"<strong>{html.escape(head)}</strong>",
             (f"Notebook <code>{html.escape(rec['name'])}.ipynb</code> &middot; "

@@ -17,12 +17,12 @@ the cells for the page's CSS/JS and for :mod:`nnlib.report.document`.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import html
 import re
 
 from .notebook import CAPTION_CLASS
+from .parameters import parameter_values, parameters_summary
 
 #: Lines the library (and joblib) print as status, never as results.
 LOG_LINE = re.compile(
@@ -108,30 +108,6 @@ def _describe_images(cell) -> None:
             for image in pending:
                 image.setdefault("metadata", {})["nnlib_alt"] = str(data.get("text/plain", ""))
             pending = []
-
-
-def parameter_values(nb, passed: dict | None = None) -> dict:
-    """The parameters a notebook ran with: its ``parameters`` cell's literal assignments,
-    overridden by ``passed`` (papermill's injected values)."""
-    values = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in _tags(cell):
-            try:
-                tree = ast.parse(cell.source)
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                        and isinstance(node.targets[0], ast.Name):
-                    try:
-                        values[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        values[node.targets[0].id] = ast.unparse(node.value)
-    return {**values, **(passed or {})}
-
-
-def parameters_summary(values: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in values.items()) or "none"
 
 
 def _parameters_cell(nb, cells, passed):

@@ -2,13 +2,14 @@
 notebook's ``parameters`` cell declares, and which notebook receives which value."""
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 from .env import KERNEL_NAME, ReportError
 
 __all__ = ["ParameterError", "check_parameters", "declared_parameters", "notebook_parameters",
-           "parse_pairs", "parse_value"]
+           "parameter_values", "parameters_summary", "parse_pairs", "parse_value"]
 
 
 class ParameterError(ReportError):
@@ -99,6 +100,33 @@ def notebook_parameters(paths, parameters: dict) -> dict:
             if problem:
                 raise ParameterError(name, f"{path.name}: {problem}")
     return {p: {n: v for n, v in parameters.items() if n in d} for p, d in declared.items()}
+
+
+# --- the values a notebook ran with -----------------------------------------------------------
+
+def parameter_values(nb, passed: dict | None = None) -> dict:
+    """The parameters a notebook ran with: its ``parameters`` cell's literal assignments,
+    overridden by ``passed`` (papermill's injected values)."""
+    values = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    try:
+                        values[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        values[node.targets[0].id] = ast.unparse(node.value)
+    return {**values, **(passed or {})}
+
+
+def parameters_summary(values: dict) -> str:
+    """``QUICK=False, SEEDS=[0, 1, 2]`` (``none`` for no parameters)."""
+    return ", ".join(f"{k}={v!r}" for k, v in values.items()) or "none"
 
 
 # --- values from the command line --------------------------------------------------------------
