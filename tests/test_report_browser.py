@@ -113,6 +113,7 @@ def test_page_navigation_links_lead_to_existing_pages(quick_report, browser):
 @pytest.mark.slow
 def test_the_quick_reports_pdf_has_every_section(quick_report, chromium, tmp_path):
     import json
+    import unicodedata
 
     from pypdf import PdfReader
 
@@ -120,7 +121,9 @@ def test_the_quick_reports_pdf_has_every_section(quick_report, chromium, tmp_pat
     _, out = quick_report
     pdf = print_to_pdf(out / "report.html", tmp_path / "report.pdf")
     reader = PdfReader(str(pdf))
-    text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+    # NFKC: the PDF sets "fi" as a ligature ("ﬁnal")
+    text = unicodedata.normalize("NFKC", " ".join(" ".join((p.extract_text() or "").split())
+                                                  for p in reader.pages))
     index = json.loads((out / "index.json").read_text())
     assert len(reader.pages) > len(index["notebooks"])  # a page break before every section
     for title in [r["title"] for r in index["notebooks"]] + ["What we found", "Summary"]:
