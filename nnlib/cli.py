@@ -8,17 +8,36 @@ non-zero exit code: 2 for usage and config errors, 1 for the others, 130 for Ctr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-import time
+import threading
 import traceback
+import warnings
 from pathlib import Path
 
 from . import __version__
 from .errors import one_line
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt is for SIGINT."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+class Interrupted(Exception):
+    """Training stopped by SIGINT/SIGTERM, with what survived and how to continue."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
 
 
 class UsageError(Exception):
@@ -29,6 +48,27 @@ class UsageError(Exception):
 
 def _err(message: str) -> None:
     print(f"nnlib: error: {message}", file=sys.stderr, flush=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line, like errors (no source path and line)."""
+    print(f"nnlib: warning: {one_line(message, limit=None)}", file=file or sys.stderr,
+          flush=True)
+
+
+@contextlib.contextmanager
+def _cli_signals_and_warnings():
+    """SIGTERM raises Terminated (so a killed `nnlib train` says what survived and exits 143) and
+    warnings print as one line - for the duration of one command, then as they were."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            yield
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _int_at_least(least: int, also: int | None = None, note: str = ""):
@@ -78,101 +118,6 @@ def cmd_fetch_data(args) -> int:
     where = cache if cache.is_file() else data_dir
     print(f"MNIST ready: {len(x_train)} training and {len(x_test)} test images, "
           f"checksums verified -> {where.resolve()}")
-    return EXIT_OK
-
-
-# --- train -------------------------------------------------------------------------------------
-
-def _train_config(args):
-    """(config, run_dir, already_finished) for ``nnlib train``; nothing is written here."""
-    from .lab.config import load_config, with_overrides
-    from .lab.experiments import default_runs_dir
-
-    overrides = {}
-    if args.epochs is not None:
-        overrides["train.epochs"] = args.epochs
-    if args.seed is not None:
-        overrides["train.seed"] = args.seed
-
-    if args.resume is None:
-        if args.config is None:
-            raise UsageError("train: give a CONFIG file (or --resume DIR)")
-        config = with_overrides(load_config(args.config), overrides)
-        if args.out:
-            run_dir = Path(args.out)
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = f"{Path(args.config).stem}-seed{config.train.seed}-{stamp}"
-            run_dir = default_runs_dir() / name
-        return config, run_dir
-
-    if args.out:
-        raise UsageError("train: --out and --resume exclude each other (the run stays in DIR)")
-    run_dir = Path(args.resume)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory")
-    saved_path = run_dir / "config.json"
-    if not saved_path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.json)")
-    saved = load_config(saved_path)
-    if args.seed is not None and args.seed != saved.train.seed:
-        raise UsageError(f"train: --seed {args.seed} differs from the seed {saved.train.seed} "
-                         f"of the run in {run_dir}")
-    config = with_overrides(saved, overrides)
-    if args.config is not None:
-        # the run's seed is part of its identity: a CONFIG without --seed means "that run's seed"
-        given = with_overrides(load_config(args.config), {"train.seed": saved.train.seed,
-                                                          **overrides})
-        if given.to_dict() != config.to_dict():
-            raise UsageError(f"train: {args.config} differs from the config of the run in "
-                             f"{run_dir}; leave CONFIG out to resume with the saved one")
-    return config, run_dir
-
-
-def cmd_train(args) -> int:
-    from .io import write_json
-    from .lab.experiments import RunResult, load_data, train_run
-
-    config, run_dir = _train_config(args)
-    finished = (run_dir / "metrics.json").is_file()
-    if finished:
-        result = RunResult.from_dir(run_dir)
-        if result.config.to_dict() != config.to_dict() and args.resume is None:
-            raise ValueError(f"{run_dir}: holds a finished run of a different config; "
-                             f"use another --out folder or delete it")
-        extend = (args.resume is not None and args.epochs is not None
-                  and args.epochs > result.metrics.get("epochs_run", 0)
-                  and not result.metrics.get("stopped_early", False))
-        if not extend:
-            print(f"{run_dir}: run already finished; nothing to do")
-            print(_metrics_line(result.metrics, run_dir))
-            return EXIT_OK
-        if not (run_dir / "checkpoint" / "state.npz").is_file():
-            raise FileNotFoundError(f"{run_dir}: cannot extend the finished run, its "
-                                    f"checkpoint/state.npz is missing")
-
-    # Data before anything is written: a data problem must not leave a half-made run folder.
-    data = load_data(config, _data_dir(args))
-
-    if args.resume is not None:
-        saved = run_dir / "config.json"
-        if json.loads(saved.read_text()) != config.to_dict():
-            write_json(saved, config.to_dict())  # e.g. --epochs extends the run
-        if finished:
-            (run_dir / "metrics.json").unlink()  # unfinished again until the new end
-            print(f"extending the finished run in {run_dir} to {config.train.epochs} epochs")
-        elif not (run_dir / "checkpoint" / "state.npz").is_file():
-            print(f"{run_dir}: no checkpoint to resume from; training from the start")
-
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    save_curves = _curves_available()
-    if not save_curves:
-        print("nnlib: warning: nnlib.report.plots is not available; curves.png not written",
-              file=sys.stderr)
-    result = train_run(config, run_dir, config.train.seed, data=data,
-                       progress="off" if args.no_progress else "auto",
-                       save_curves=save_curves, resume=True)
-    print(_metrics_line(result.metrics, run_dir))
     return EXIT_OK
 
 
@@ -322,6 +267,8 @@ def _command(sub, name: str, func, help_: str, description: str, data_dir: bool 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_train import cmd_train
+
     parser = argparse.ArgumentParser(
         prog="nnlib", description="nnlib: a NumPy neural-network library and the MNIST lab "
                                   "report built on it.",
@@ -412,22 +359,27 @@ def main(argv=None) -> int:
         return EXIT_OK
     debug = os.environ.get("NNLIB_DEBUG", "").strip() not in ("", "0")
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+        with _cli_signals_and_warnings():
+            return int(args.func(args) or 0)
+    except Interrupted as exc:
+        _err(str(exc))
+        return exc.code
+    except (KeyboardInterrupt, Terminated) as exc:
         if debug:
             traceback.print_exc()
         _err("interrupted")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         if debug:
             traceback.print_exc()
         message = one_line(exc, limit=None)
         from .lab.config import ConfigError
         from .lab.mnist import DataError
+        from .lab.runcache import RunBusy
         from .lab.training import TrainingDiverged
         from .report.env import ReportError
         expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
-                    ImportError, ReportError)
+                    ImportError, ReportError, RunBusy)
         if not isinstance(exc, expected):
             message = f"{type(exc).__name__}: {message} (set NNLIB_DEBUG=1 for the traceback)"
         _err(message)

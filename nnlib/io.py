@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import one_line
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -46,20 +48,35 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     (``np.savez`` appends ``.npz`` to names without it).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp",
+                                   dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         if tmp_path.exists():  # mkstemp creates 0600; give the file the usual umask permissions
             os.chmod(tmp_path, 0o666 & ~_UMASK)
             _fsync(tmp_path)  # the data is on disk before the name points at it
         os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+    except BaseException as exc:
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+        if isinstance(exc, OSError) and exc.errno is not None \
+                and not str(exc.strerror or "").startswith("could not write"):
+            raise write_error(exc, path) from exc
         raise
+
+
+def write_error(exc: OSError, path: Path) -> OSError:
+    """``exc`` (same type and errno) saying which file could not be written and that the old
+    one is untouched: "could not write runs/x/model.npz: No space left on device (model.npz
+    left as it was)"."""
+    kept = "left as it was" if path.exists() else "not created"
+    reason = exc.strerror or one_line(exc)
+    return type(exc)(exc.errno, f"could not write {path}: {reason} ({path.name} {kept})")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -232,7 +232,9 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, capsys, monkeypat
     with monkeypatch.context() as m:
         _stop_after_epoch(m, 1, _interrupt)
         assert main(train_argv(tmp_path / "tiny.json", run, "--epochs", "3")) == 130
-    assert one_error_line(capsys.readouterr().err) == "nnlib: error: interrupted"
+    assert one_error_line(capsys.readouterr().err) == (
+        f"nnlib: error: interrupted in epoch 2; epoch 1 is saved; continue with: "
+        f"nnlib train --resume {run}")
     assert not (run / "metrics.json").exists() and (run / "checkpoint" / "state.npz").is_file()
     assert main(["train", "--resume", str(run), "--data-dir", str(DATA_DIR)]) == 0
     out = capsys.readouterr().out

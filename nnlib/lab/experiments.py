@@ -3,17 +3,19 @@
 ``run(config, seed)`` trains (or returns the cached result of) one configuration. Its directory
 ``runs/<key>/`` is keyed by the normalised config, the seed, the data spec and a hash of nnlib's
 own source, so a repeated call returns at once and a code change never serves stale numbers.
-A run killed mid-way resumes from its last finished epoch the next time it is asked for.
+A run killed mid-way resumes from its last finished epoch the next time it is asked for; a
+finished run is verified before it is served (``runcache``: a damaged one is moved aside and
+resumed from its checkpoint, or retrained), and one process at a time writes a run directory.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +31,7 @@ from ..nn.models import save as save_model
 from ..nn.optim import build_optimizer
 from ..nn.schedules import build_schedule
 from ..paths import default_data_dir, default_runs_dir
+from . import runcache
 from .callbacks import Checkpoint, EarlyStopping
 from .config import Config, ConfigError, load_config, with_overrides
 from .data import load_splits
@@ -109,22 +112,55 @@ def load_data(config, data_dir=None) -> dict:
     return load_splits(load_config(config).data, data_dir=str(data_dir or default_data_dir()))
 
 
+def _draw_curves(result: RunResult) -> None:
+    from ..report.plots import plot_history, save_figure
+    save_figure(plot_history(result.history, title=f"{result.config.model.type} seed "
+                                                   f"{result.seed}"),
+                result.run_dir / "curves.png")
+
+
+def _finished(out_dir: Path, runs_root, save_curves: bool) -> RunResult | None:
+    """The finished run in ``out_dir`` if it verifies (``runcache.verify``); None when there is
+    none - or when it was damaged: then it is moved aside (one warning line) and its checkpoint
+    brought back if the manifest vouches for it, so the caller resumes (else retrains)."""
+    if not ((out_dir / "metrics.json").exists() or (out_dir / runcache.MANIFEST).exists()):
+        return None
+    problem = runcache.verify(out_dir)
+    if problem is None:
+        result = RunResult.from_dir(out_dir)
+        if save_curves and not (out_dir / "curves.png").exists():
+            _draw_curves(result)
+        return result
+    name, what = problem
+    dest = runcache.quarantine(out_dir, runs_root or default_runs_dir())
+    out_dir.mkdir(parents=True)
+    resumed = runcache.salvage_checkpoint(dest, out_dir)
+    warnings.warn(f"run {out_dir.name}: {name} {what}; moved aside to {dest}; "
+                  + ("resuming from its checkpoint" if resumed else "retraining it"),
+                  runcache.RunCacheWarning, stacklevel=3)
+    return None
+
+
 def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
               data_dir=None, progress="auto", resume: bool = True, save_curves: bool = True,
-              log=print) -> RunResult:
+              log=print, runs_root=None) -> RunResult:
     """Train ``config`` into ``out_dir`` and evaluate on the test set.
 
     Writes ``config.json`` (normalised), ``checkpoint/`` (state at every epoch end, best model),
-    then ``history.json``, ``model.npz``, ``curves.png`` and, last, ``metrics.json`` (its presence
-    marks the run finished). With ``resume`` an unfinished run in ``out_dir`` continues from its
-    last finished epoch; a finished one is returned as it is.
+    then ``history.json``, ``model.npz``, ``curves.png``, ``metrics.json`` and, last,
+    ``manifest.json`` (sizes and hashes: ``runcache``). With ``resume`` an unfinished run in
+    ``out_dir`` continues from its last finished epoch; a finished one is returned as it is once
+    it verifies (a damaged one goes to ``<runs_root>/.damaged/`` and is resumed or retrained).
+    The caller holds the directory's writer lock (``runcache.writer_lock``).
     """
     config = load_config(config)
     out_dir = Path(out_dir)
     seed = config.train.seed if seed is None else int(seed)
     config = with_overrides(config, {"train.seed": seed})
-    if resume and (out_dir / "metrics.json").exists():
-        return RunResult.from_dir(out_dir)
+    if resume:
+        done = _finished(out_dir, runs_root, save_curves)
+        if done is not None:
+            return done
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
     if saved.exists() and resume:
@@ -171,12 +207,13 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     model.meta = {"config": config.to_dict(), "seed": seed, "test_accuracy": test_acc}
     history.save(out_dir / "history.json")
     save_model(model, out_dir / "model.npz")
+    result = RunResult(config=config, seed=seed, history=history, metrics=metrics,
+                       run_dir=out_dir)
     if save_curves:
-        from ..report.plots import plot_history, save_figure
-        save_figure(plot_history(history, title=f"{config.model.type} seed {seed}"),
-                    out_dir / "curves.png")
+        _draw_curves(result)
     write_json(out_dir / "metrics.json", metrics)
-    return RunResult(config=config, seed=seed, history=history, metrics=metrics, run_dir=out_dir)
+    runcache.write_manifest(out_dir)
+    return result
 
 
 def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
@@ -187,31 +224,16 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     """
     config = load_config(config)
     config = with_overrides(config, {"train.seed": int(seed)})
-    run_dir = Path(runs_dir or default_runs_dir()) / run_key(config, seed)
+    runs_root = Path(runs_dir or default_runs_dir())
+    run_dir = runs_root / run_key(config, seed)
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
-    # trains it, the others wait for the lock and then read the finished result.
-    with _run_lock(run_dir):
+    # trains it, the others wait for its writer lock and then read the finished result.
+    with runcache.writer_lock(run_dir, runs_root, wait=True):
         if force and run_dir.exists():
             import shutil
             shutil.rmtree(run_dir)
-        return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log)
-
-
-@contextlib.contextmanager
-def _run_lock(run_dir: Path):
-    """An exclusive advisory lock on ``<run_dir>.lock`` (POSIX ``flock``; a no-op elsewhere)."""
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no cross-process lock; runs of one key may then race
-        yield
-        return
-    with open(run_dir.with_name(run_dir.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
+                         runs_root=runs_root)
 
 
 # --- grid search -------------------------------------------------------------------------------
