@@ -242,6 +242,11 @@ def cmd_report(args) -> int:
                               **kwargs) or 0)
     except ParameterError as exc:
         raise UsageError(f"-p {exc.name}: {exc.reason}") from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        raise Interrupted("interrupted; the notebooks that finished are kept and the one that "
+                          "was running is recorded as interrupted; continue with: nnlib report "
+                          "(it re-runs only what is not done)", code) from None
     if args.pdf:
         from .report.browser import print_to_pdf
         from .report.build import output_dir

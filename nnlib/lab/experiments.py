@@ -157,6 +157,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     out_dir = Path(out_dir)
     seed = config.train.seed if seed is None else int(seed)
     config = with_overrides(config, {"train.seed": seed})
+    runcache.remove_leftovers(out_dir)
     if resume:
         done = _finished(out_dir, runs_root, save_curves)
         if done is not None:

@@ -64,6 +64,17 @@ def _sha256(path: Path) -> str:
     return digest
 
 
+def remove_leftovers(run_dir) -> list[Path]:
+    """Delete the temporary files (``.<name>.*.tmp``) a writer killed mid-write left in
+    ``run_dir`` (the caller holds its writer lock, so no live writer owns them)."""
+    run_dir = Path(run_dir)
+    found = [p for p in (*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoint/.*.tmp"))
+             if p.is_file()]
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
 def write_manifest(run_dir) -> dict:
     """Record size and SHA-256 of the run's files (the run's last write)."""
     run_dir = Path(run_dir)

@@ -199,6 +199,11 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
                 kernel_manager_class=kernel_manager_class())
         except Exception as exc:
             rec.update(status="error", error=_failure(exc))
+        except BaseException:  # Ctrl-C / SIGTERM: record it, so the next build re-runs this one
+            rec.update(status="interrupted", error="interrupted while executing",
+                       duration_s=round(time.monotonic() - t0, 2))
+            write_json(out / "executed" / f"{name}.json", rec)
+            raise
         rec["duration_s"] = round(time.monotonic() - t0, 2)
         if executed.exists():
             try:
