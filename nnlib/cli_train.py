@@ -94,6 +94,10 @@ def _interrupted(run_dir: Path, config_arg, code: int) -> Interrupted:
                        code)
 
 
+#: Failed writes that get "what is still intact" (EDQUOT is missing on some platforms).
+WRITE_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def _write_failed(exc: OSError, run_dir: Path) -> OSError:
     """``exc`` with what is still intact: the last checkpoint (its epoch), or nothing yet."""
     done = saved_epochs(run_dir)
@@ -116,7 +120,7 @@ def cmd_train(args) -> int:
         except Terminated:
             raise _interrupted(run_dir, args.config, EXIT_TERMINATED) from None
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+            if exc.errno in WRITE_ERRNOS:
                 raise _write_failed(exc, run_dir) from None
             raise
 
@@ -124,7 +128,7 @@ def cmd_train(args) -> int:
 def _train_locked(args, config, run_dir: Path) -> int:
     from .io import write_json
     from .lab.experiments import RunResult, load_data, train_run
-    from .lab.runcache import verify
+    from .lab.runcache import MANIFEST, verify
 
     # a damaged finished run is not "finished": train_run moves it aside and resumes it
     finished = (run_dir / "metrics.json").is_file() and verify(run_dir) is None
@@ -153,7 +157,7 @@ def _train_locked(args, config, run_dir: Path) -> int:
             write_json(saved, config.to_dict())  # e.g. --epochs extends the run
         if finished:
             (run_dir / "metrics.json").unlink()  # unfinished again until the new end
-            (run_dir / "manifest.json").unlink(missing_ok=True)
+            (run_dir / MANIFEST).unlink(missing_ok=True)
             print(f"extending the finished run in {run_dir} to {config.train.epochs} epochs")
         elif not (run_dir / "checkpoint" / "state.npz").is_file():
             print(f"{run_dir}: no checkpoint to resume from; training from the start")
