@@ -107,7 +107,7 @@ def test_a_damaged_artefact_is_moved_aside_and_the_run_recovered(cached, referen
     _same_run(reference, run_dir)
     moved = list((runs / runcache.DAMAGED).iterdir())
     assert len(moved) == 1 and moved[0].name.startswith(run_dir.name + "-")
-    assert not (moved[0] / name).exists() or how != "deleted"  # kept as found, for inspection
+    assert (moved[0] / name).exists() == (how != "deleted")  # kept as found, for inspection
 
 
 @pytest.mark.parametrize("how", ["truncated", "byte-flipped"])
