@@ -231,12 +231,9 @@ def cmd_report(args) -> int:
     try:
         if args.parameter:
             kwargs["parameters"] = parse_pairs(args.parameter)
-    except ParameterError as exc:
-        raise UsageError(f"-p {exc.name}: {exc.reason}") from None
-    if args.pdf:  # before a long build, not after it
-        from .report.browser import require_chromium
-        require_chromium()
-    try:
+        if args.pdf:  # before a long build, not after it
+            from .report.browser import require_chromium
+            require_chromium()
         rc = int(build_report(quick=args.quick, only=args.only, force=args.force,
                               jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout,
                               **kwargs) or 0)
