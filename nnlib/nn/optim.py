@@ -24,6 +24,8 @@ from . import parallel, registry
 
 FLUSH_EVERY = 64
 FLUSH_THRESHOLD = 1e-20
+#: Entries per block of the update: p, g, its state and scratch (4–5 × 256 KB) stay in cache.
+CHUNK = 1 << 16
 
 
 def _check_lr(lr, allow_zero: bool = False) -> float:
@@ -65,38 +67,55 @@ class Optimizer:
         self.l2 = {name: float(v) for name, v in penalties.items() if v > 0}
         self.steps = 0
         self._scratch = {name: np.empty_like(p) for name, p, _ in self._params}
+        self._plan = None
 
     def step(self) -> None:
         """One update of every parameter from its current gradient.
 
-        The update is elementwise, so a large parameter is updated in two halves on two cores
-        (``nnlib.nn.parallel``); the numbers are identical to a one-thread update.
+        The update is elementwise, so it runs block by block (``CHUNK`` entries: its several
+        passes over a block then hit the core's cache instead of main memory), and a large
+        parameter's two halves run on two cores (``nnlib.nn.parallel``). Either way each entry
+        sees the same operations, so the numbers are those of one whole-array update.
         """
         self.steps += 1
-        for name, p, g in self._params:
-            if p.size >= parallel.MIN_SIZE:
-                first, second = parallel.halves(p.size)
-                parallel.run_pair(partial(self._step_param, name, p, g, first),
-                                  partial(self._step_param, name, p, g, second))
-            else:
-                self._step_param(name, p, g, slice(None))
+        if self._plan is None:
+            self._plan = self._make_plan()
+        first, second = self._plan
+        if first:
+            parallel.run_pair(partial(self._run, first), partial(self._run, second))
+        else:
+            self._run(second)
         if self.steps % FLUSH_EVERY == 0:
             self._flush_tiny()
 
-    def _step_param(self, name, p, g, part: slice) -> None:
-        """(Coupled L2,) decay, then update, the flat slice ``part`` of parameter ``name``."""
-        def flat(a):
-            return a.reshape(-1)[part]
-        pf = flat(p)
-        l2 = self.l2.get(name)
-        if l2:  # in place, like a backward pass that adds the penalty's gradient
-            gf = flat(g)
-            gf += p.dtype.type(l2) * pf
-        wd = self.weight_decay.get(name)
-        if wd:
-            pf *= p.dtype.type(1 - self.lr * wd)
-        state = {key: flat(getattr(self, key)[name]) for key in self._buffers}
-        self._update(pf, flat(g), flat(self._scratch[name]), state)
+    def _make_plan(self) -> tuple[list, list]:
+        """The update's blocks, as two lists for the two threads: a large parameter's first half
+        goes to the first, everything else to the second. Each block is ``(name, p, g, buf,
+        state)`` views of the flat arrays (they are allocated once and updated in place)."""
+        first, second = [], []
+        for name, p, g in self._params:
+            parts = parallel.halves(p.size) if p.size >= parallel.MIN_SIZE else (None,)
+            for part, todo in zip(parts, (first, second) if len(parts) == 2 else (second,)):
+                start, stop = (0, p.size) if part is None else (part.start, part.stop)
+                for lo in range(start, stop, CHUNK):
+                    block = slice(lo, min(lo + CHUNK, stop))
+
+                    def flat(a, block=block):
+                        return a.reshape(-1)[block]
+                    state = {key: flat(getattr(self, key)[name]) for key in self._buffers}
+                    todo.append((name, flat(p), flat(g), flat(self._scratch[name]), state))
+        return first, second
+
+    def _run(self, blocks: list) -> None:
+        """(Coupled L2,) decoupled decay, then the update, of each block in turn."""
+        for name, p, g, buf, state in blocks:
+            l2 = self.l2.get(name)
+            if l2:  # in place, like a backward pass that adds the penalty's gradient
+                g += p.dtype.type(l2) * p
+            wd = self.weight_decay.get(name)
+            if wd:
+                p *= p.dtype.type(1 - self.lr * wd)
+            self._update(p, g, buf, state)
 
     def _flush_tiny(self) -> None:
         """Set state entries below ~1e-27 in magnitude to exactly 0.
