@@ -1,4 +1,4 @@
-"""Where nnlib keeps things: the project root, the MNIST cache and the run cache."""
+"""Where nnlib keeps things: the project root, the MNIST cache, the run cache and the run log."""
 from __future__ import annotations
 
 import os
@@ -24,3 +24,10 @@ def default_runs_dir() -> Path:
 def default_data_dir() -> Path:
     """``$NNLIB_DATA``, else ``<project root>/data``."""
     return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))
+
+
+#: A file ``nnlib.lab.experiments.run`` appends one JSON line per call to, when set (the report
+#: sets it: where a report's time went, read by ``benchmarks/report_time.py``).
+RUN_LOG_ENV = "NNLIB_RUN_LOG"
+#: The notebook a kernel executes (the report sets it per kernel; the run log records it).
+NOTEBOOK_ENV = "NNLIB_NOTEBOOK"

@@ -448,3 +448,66 @@ def test_grid_dask_backend_matches_loky(tmp_path, processes):
     cols = ["optimizer.lr", "seed", "test_loss", "test_accuracy", "best_valid_accuracy",
             "epochs_run"]
     pd.testing.assert_frame_equal(df[cols], ref[cols])
+
+
+def test_grid_submits_longest_runs_first_and_keeps_the_row_order(tmp_path, monkeypatch):
+    axes = {"model.sizes": [[784, 8, 10], [784, 32, 10], [784, 16, 10]]}
+    jobs = [({"model.sizes": s}, seed) for s in axes["model.sizes"] for seed in (0, 1)]
+    order, pending = experiments._schedule(tiny().to_dict(), jobs, tmp_path)
+    assert pending == 6
+    assert [jobs[i][0]["model.sizes"][1] for i in order] == [32, 32, 16, 16, 8, 8]
+    submitted = []
+    original = experiments._cell
+
+    def cell(base, overrides, seed, runs_dir, data_dir, threads):
+        submitted.append((overrides["model.sizes"][1], seed, threads))
+        return original(base, overrides, seed, runs_dir, data_dir, threads)
+    monkeypatch.setattr(experiments, "_cell", cell)
+    df = grid(tiny(), axes, seeds=(0, 1), runs_dir=tmp_path, progress=False)
+    assert [s for s, _, _ in submitted] == [32, 32, 16, 16, 8, 8]
+    assert [s[1] for s in df["model.sizes"]] == [8, 8, 32, 32, 16, 16]  # the axes' order
+    assert list(df["seed"]) == [0, 1] * 3
+    # the keys _schedule checks are the run directories grid wrote: nothing is left to train
+    assert experiments._schedule(tiny().to_dict(), jobs, tmp_path)[1] == 0
+
+
+def test_grid_gives_a_lone_run_every_core(tmp_path, monkeypatch):
+    """Two workers for one run to train would leave a core idle: it runs alone, on all threads
+    (the finished cells are read from the cache in the same pass)."""
+    import os
+    grid(tiny(), {"optimizer.lr": [0.05]}, seeds=(0,), runs_dir=tmp_path, progress=False)
+    threads = []
+    original = experiments._cell
+
+    def cell(base, overrides, seed, runs_dir, data_dir, n_threads):
+        threads.append(n_threads)
+        return original(base, overrides, seed, runs_dir, data_dir, n_threads)
+    monkeypatch.setattr(experiments, "_cell", cell)
+    df = grid(tiny(), {"optimizer.lr": [0.05, 0.1]}, seeds=(0,), n_jobs=2, runs_dir=tmp_path,
+              progress=False)
+    assert threads == [os.cpu_count() or 1] * 2
+    assert df["error"].map(lambda e: e is None).all()
+
+
+def test_run_log_records_each_call_trained_or_cached(tmp_path, monkeypatch):
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv("NNLIB_RUN_LOG", str(log))
+    first = run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
+    run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
+    grid(tiny(), {"optimizer.lr": [0.05, 0.1]}, seeds=(0,), n_jobs=2, runs_dir=tmp_path / "runs",
+         progress=False)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["trained"] for line in lines[:2]] == [True, False]
+    assert lines[0]["key"] == first.run_dir.name and lines[0]["model"] == "mlp"
+    assert lines[0]["training_time_s"] == first.metrics["training_time_s"]
+    assert 0 < lines[0]["evaluation_time_s"] < lines[0]["wall_s"]
+    assert lines[1]["training_time_s"] is None and lines[1]["wall_s"] < lines[0]["wall_s"]
+    # the grid's runs log from their workers too: the cached lr 0.1 cell and the new lr 0.05 one
+    assert len(lines) == 4 and sorted(line["trained"] for line in lines[2:]) == [False, True]
+
+
+def test_run_without_the_log_variable_writes_no_log(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLIB_RUN_LOG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

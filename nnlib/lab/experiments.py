@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -30,7 +31,7 @@ from ..nn.models import load as load_model
 from ..nn.models import save as save_model
 from ..nn.optim import build_optimizer
 from ..nn.schedules import build_schedule
-from ..paths import default_data_dir, default_runs_dir
+from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir
 from . import runcache
 from .callbacks import Checkpoint, EarlyStopping
 from .config import Config, ConfigError, load_config, with_overrides
@@ -204,7 +205,8 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     metrics = {"test_loss": test_loss, "test_accuracy": test_acc,
                "training_time_s": history.wall_time,
                "best_valid_accuracy": history.best_valid_acc, "epochs_run": history.epochs_run,
-               "seed": seed, "stopped_early": history.stopped_early}
+               "seed": seed, "stopped_early": history.stopped_early,
+               "evaluation_time_s": trainer.eval_time_s}
     model.meta = {"config": config.to_dict(), "seed": seed, "test_accuracy": test_acc}
     history.save(out_dir / "history.json")
     save_model(model, out_dir / "model.npz")
@@ -227,14 +229,43 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     config = with_overrides(config, {"train.seed": int(seed)})
     runs_root = Path(runs_dir or default_runs_dir())
     run_dir = runs_root / run_key(config, seed)
+    started, t0 = time.time(), time.perf_counter()
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
     # trains it, the others wait for its writer lock and then read the finished result.
     with runcache.writer_lock(run_dir, runs_root, wait=True):
+        waited = time.perf_counter() - t0
         if force and run_dir.exists():
             import shutil
             shutil.rmtree(run_dir)
-        return train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
-                         runs_root=runs_root)
+        trained = not (run_dir / runcache.MANIFEST).exists()
+        result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
+                           runs_root=runs_root)
+    _log_run(result, trained, started, time.perf_counter() - t0, waited)
+    return result
+
+
+def _log_run(result: RunResult, trained: bool, started: float, wall: float,
+             waited: float) -> None:
+    path = os.environ.get(RUN_LOG_ENV)
+    if not path:
+        return
+    cfg, m = result.config, result.metrics
+    line = {"key": result.run_dir.name, "trained": trained, "started": round(started, 3),
+            "wall_s": round(wall, 3), "lock_wait_s": round(waited, 3),
+            "training_time_s": m["training_time_s"] if trained else None,
+            "evaluation_time_s": m.get("evaluation_time_s") if trained else None,
+            "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
+            "augmentation": cfg.train.augmentation.mode if cfg.train.augmentation else None,
+            "seed": result.seed, "notebook": os.environ.get(NOTEBOOK_ENV),
+            "pid": os.getpid()}
+    try:  # one write() on an O_APPEND file: lines of concurrent processes do not interleave
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(line) + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # a timing log must never fail a run
 
 
 # --- grid search -------------------------------------------------------------------------------
@@ -268,12 +299,12 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     the one-line error of a failed cell). Finished cells come from the run cache, so an
     interrupted grid resumes where it stopped.
 
-    ``n_jobs`` workers run in parallel through joblib, each limited to ``cores // n_jobs`` BLAS
-    threads. ``backend="dask"`` sends the cells to a ``dask.distributed`` cluster (``scheduler``
-    = its address, e.g. ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
+    ``n_jobs`` workers run in parallel through joblib - no more than there are runs left to
+    train, each with ``cores // workers`` threads - and get the runs to train longest first
+    (``_cost``), so they finish together; rows keep the axes' order. ``backend="dask"`` sends
+    the cells to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
+    ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
     """
-    import itertools
-
     import pandas as pd
     from joblib import Parallel, delayed, parallel_config
 
@@ -292,7 +323,12 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     data_dir = str(Path(data_dir or default_data_dir()).resolve())
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
-    threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    # Longest runs first (the workers then finish together), and no more workers than runs
+    # left to train: a lone run gets every core's nnlib threads (same numbers on 1 or 2).
+    order, pending = _schedule(base, jobs, Path(runs_dir))
+    n_jobs = max(1, min(n_jobs, pending))
+    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    jobs = [jobs[i] for i in order]
     if backend == "dask":
         try:
             from dask.distributed import Client
@@ -311,12 +347,38 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
             _data_warmup(data_dir)
         rows = Parallel(n_jobs=n_jobs, backend=backend, verbose=5 if progress else 0)(
             delayed(_cell)(base, c, s, runs_dir, data_dir, threads) for c, s in jobs)
+    rows = [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
     df = pd.DataFrame(rows)
     # pandas >= 3 stores a str column's None as NaN; keep the documented None for good cells
     df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
         df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
     return df
+
+
+def _cost(config: Config) -> float:
+    """A rough relative cost of training ``config``: epochs × images × weights of the dense
+    layers (for ordering a grid's cells, which share a model type)."""
+    images = config.data.n_train or 50_000
+    aug = config.train.augmentation
+    if aug is not None and aug.mode in ("append", "overwrite"):
+        images *= 2
+    sizes = getattr(config.model, "sizes", None) or getattr(config.model, "linear_sizes", None)
+    width = sum(a * b for a, b in itertools.pairwise(sizes)) if sizes else 1
+    return float(config.train.epochs * images * width)
+
+
+def _schedule(base: dict, jobs: list, runs_root: Path) -> tuple[list[int], int]:
+    """The order to submit ``jobs`` in (runs to train, longest first; then the finished ones)
+    and how many runs are left to train."""
+    todo, done = [], []
+    for i, (cell, seed) in enumerate(jobs):
+        cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
+        if (runs_root / run_key(cfg, seed) / runcache.MANIFEST).exists():
+            done.append(i)
+        else:
+            todo.append((-_cost(cfg), i))
+    return [i for _, i in sorted(todo)] + done, len(todo)
 
 
 def _data_warmup(data_dir: str) -> None:
