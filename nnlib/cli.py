@@ -87,6 +87,8 @@ def _int_at_least(least: int, also: int | None = None, note: str = ""):
 _positive_int = _int_at_least(1)
 _nonneg_int = _int_at_least(0)
 _jobs = _int_at_least(1, also=-1, note=" (or -1 for every core)")
+#: Notebooks ``nnlib report`` runs side by side by default: two on a multi-core machine.
+REPORT_JOBS = min(2, os.cpu_count() or 1)
 
 
 def _data_dir(args) -> Path:
@@ -235,7 +237,8 @@ def cmd_report(args) -> int:
             from .report.browser import require_chromium
             require_chromium()
         rc = int(build_report(quick=args.quick, only=args.only, force=args.force,
-                              jobs=args.jobs, out_dir=args.out, cell_timeout=args.cell_timeout,
+                              jobs=(os.cpu_count() or 1) if args.jobs == -1 else args.jobs,
+                              out_dir=args.out, cell_timeout=args.cell_timeout,
                               **kwargs) or 0)
     except ParameterError as exc:
         raise UsageError(f"-p {exc.name}: {exc.reason}") from None
@@ -322,9 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="small, fast settings; written to reports/quick/")
     p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (e.g. 03 06)")
     p.add_argument("--force", action="store_true", help="re-run even when up to date")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                   help="notebooks executed side by side (default 1); not the notebooks' own "
-                        "JOBS parameter, see -p")
+    p.add_argument("--jobs", type=_jobs, default=REPORT_JOBS, metavar="N",
+                   help=f"notebooks executed side by side (default {REPORT_JOBS}: while one "
+                        "notebook starts its kernel, plots or trains a lone run, the other keeps "
+                        "the second core busy; -1: one per core); not the notebooks' own JOBS "
+                        "parameter, see -p")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="a notebook parameter, as papermill's -p (repeatable): VALUE is read as "
                         "JSON or a Python literal ([0], 1, true, 0.5, \"x\"), else as a string; "

@@ -71,3 +71,33 @@ def test_side_by_side_pairs_the_rounds(tmp_path):
     assert out["rounds"] == 2 and len(out["nnlib_all"]) == len(out["torch_all"]) == 2
     ratios = sorted(a / b for a, b in zip(out["nnlib_all"], out["torch_all"]))
     assert out["ratio_nnlib_over_torch"] == pytest.approx(sum(ratios) / 2, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_report_time_reads_where_the_quick_reports_time_went(quick_report):
+    """The quick report (run by the shared fixture, two notebooks at a time) logged every run
+    with its notebook; report_time attributes them and prints the one JSON line."""
+    rc, out = quick_report
+    assert rc == 0
+    lines = [json.loads(line) for line in (out / "executed" / "runs.jsonl").read_text()
+             .splitlines()]
+    names = {p.stem for p in (out / "executed").glob("[0-9][0-9]_*.ipynb")}
+    assert lines and {line["notebook"] for line in lines} <= names
+    assert any(line["trained"] for line in lines) and not all(line["trained"] for line in lines)
+    summary = _run("report_time.py", str(out))
+    assert set(summary["notebooks"]) == names
+    assert summary["runs_trained"] == sum(line["trained"] for line in lines)
+    assert summary["runs_trained"] + summary["runs_cached"] == len(lines)
+    assert summary["training_core_s"] > 0 and 0 < summary["wall_s"] <= summary["notebooks_s"]
+    for name, nb in summary["notebooks"].items():
+        assert 0 < nb["cells_s"] <= nb["wall_s"], name
+        assert nb["kernel_s"] >= 0 and nb["other_s"] >= -1, name
+    trained = [nb for nb in summary["notebooks"].values() if nb["runs_trained"]]
+    assert trained and all(nb["training_core_s"] > 0 for nb in trained)
+    assert summary["runs"][0]["wall_s"] >= summary["runs"][-1]["wall_s"]
+
+
+def test_report_time_without_a_report_says_so(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "report_time.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "no " in proc.stderr and "index.json" in proc.stderr

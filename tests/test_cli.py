@@ -1,5 +1,6 @@
 """The ``nnlib`` command line, end to end on tiny configs (in-process via ``cli.main``)."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -201,8 +202,11 @@ def test_report_command(monkeypatch, capsys):
     assert calls == [{"quick": True, "only": ["03", "06"], "force": True, "jobs": 2,
                       "out_dir": None, "cell_timeout": None}]
     assert main(["report", "--out", "somewhere", "--cell-timeout", "60"]) == 3
-    assert calls[-1] == {"quick": False, "only": None, "force": False, "jobs": 1,
+    assert calls[-1] == {"quick": False, "only": None, "force": False,
+                         "jobs": min(2, os.cpu_count() or 1),  # side by side by default
                          "out_dir": "somewhere", "cell_timeout": 60}
+    assert main(["report", "--jobs", "-1"]) == 3
+    assert calls[-1]["jobs"] == (os.cpu_count() or 1)
 
 
 @needs_mnist

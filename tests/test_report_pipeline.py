@@ -319,3 +319,12 @@ def test_skip_key_covers_every_tier_of_the_package(tmp_path):
     assert build._skip_key(nb_file, {"QUICK": False}, tmp_path, pkg=pkg) != key
     # the real package folder is nnlib itself, not nnlib/report
     assert (build.PACKAGE_DIR / "lab" / "training.py").is_file()
+
+
+def test_side_by_side_notebooks_start_longest_first_new_ones_before():
+    from nnlib.report.build import _longest_first
+    todo = [(Path(f"{name}.ipynb"), "key") for name in ("01_a", "02_b", "03_c", "04_d")]
+    previous = {"01_a": 30.0, "02_b": 400.0, "04_d": 90.0}  # 03_c never ran
+    assert [p.stem for p, _ in _longest_first(todo, previous)] == ["03_c", "02_b", "04_d",
+                                                                   "01_a"]
+    assert [p.stem for p, _ in _longest_first(todo, {})] == ["01_a", "02_b", "03_c", "04_d"]

@@ -8,7 +8,9 @@ Layout of the output folder (``reports/`` for a full run, ``reports/quick/`` for
     results.md                      the headline numbers as a Markdown table (README's results)
     NN_xx_name.html                 one self-contained page per notebook (no CDN, PNGs inline)
     executed/NN_xx_name.ipynb       the executed notebook (papermill output)
-    executed/NN_xx_name.json        its record: status, error, duration, headlines, skip key
+    executed/NN_xx_name.json        its record: status, error, start, duration, headlines, skip key
+    executed/runs.jsonl             one line per training run asked for while the notebooks ran
+                                    (trained or cached, seconds: benchmarks/report_time.py)
 
 Re-running: a notebook is executed again unless its previous record says "ok" and was made with
 the same *skip key* - SHA-256 of the source notebook, the parameters, every ``.py`` file of the
@@ -30,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import one_line
+from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV
 from .document import conclusions, render_document
 from .env import (
     KERNEL_NAME,
@@ -37,7 +40,7 @@ from .env import (
     environment,
     git_commit,
     kernel_check,
-    kernel_manager_class,
+    kernel_manager_with_env,
     now,
 )
 from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
@@ -49,6 +52,7 @@ from .progress import Progress
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
 
 NOTEBOOK_RE = re.compile(r"^(\d{2})_")
+RUN_LOG = "runs.jsonl"
 PAGE_WARN_BYTES = 3 * 1024 * 1024
 KERNEL_ENV = {
     "NNLIB_PROGRESS": "epoch",  # one printed line per epoch instead of tqdm bars
@@ -189,6 +193,7 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
         rec.update(status="error", error=problem)  # logged by the progress line
     else:
         t0 = time.monotonic()
+        rec["started"] = round(time.time(), 3)
         try:
             # cwd via the kernel's resources, not papermill's cwd= (which os.chdir()s the whole
             # process and races when several notebooks run in threads)
@@ -196,7 +201,7 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
                 str(path), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
                 language="python", progress_bar=False, log_output=False,
                 execution_timeout=cell_timeout, resources={"metadata": {"path": str(nb_dir)}},
-                kernel_manager_class=kernel_manager_class())
+                kernel_manager_class=kernel_manager_with_env({NOTEBOOK_ENV: name}))
         except Exception as exc:
             rec.update(status="error", error=_failure(exc))
         except BaseException:  # Ctrl-C / SIGTERM: record it, so the next build re-runs this one
@@ -230,6 +235,15 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
     return rec
 
 
+def _longest_first(todo: list, previous: dict) -> list:
+    """Side by side, notebooks start longest first by their previous duration, so the last
+    one to finish is a short one; those never run before (unknown) start first, in order."""
+    unknown = [item for item in todo if previous.get(item[0].stem) is None]
+    known = sorted((item for item in todo if previous.get(item[0].stem) is not None),
+                   key=lambda item: -previous[item[0].stem])
+    return unknown + known
+
+
 #: Seconds one notebook cell may run before the notebook is stopped and marked failed.
 CELL_TIMEOUT = {"full": 3600, "quick": 300}
 
@@ -251,8 +265,9 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     ``quick`` runs the smoke-test variant (``QUICK=True``) into ``reports/quick/``. ``only``:
     notebook numbers to (re)run; the index still lists the others' previous results. ``force``
     re-executes notebooks whose previous run is still valid (see the module docstring).
-    ``jobs`` notebooks run in parallel. ``cell_timeout`` (seconds) bounds each cell (default
-    ``CELL_TIMEOUT[mode]``: generous for full runs, tight for smoke runs).
+    ``jobs`` notebooks run in parallel, longest first (``_longest_first``). ``cell_timeout``
+    (seconds) bounds each cell (default ``CELL_TIMEOUT[mode]``: generous for full runs, tight
+    for smoke runs).
     ``fetch_data`` downloads/verifies MNIST first. ``parameters`` (``{"SEEDS": [0]}``) are
     passed in addition to ``QUICK``, each to the selected notebooks whose ``parameters`` cell
     declares it (a notebook's skip key covers only those it receives); a name none of them
@@ -299,6 +314,9 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         else:
             todo.append((path, key))
 
+    if int(jobs) > 1:
+        todo = _longest_first(todo, previous)
+
     if todo and fetch_data:
         from ..lab.mnist import load_mnist
         load_mnist(default_data_dir(), log=log)
@@ -310,7 +328,11 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     if todo:
         tracker.log(f"[report] executing {len(todo)} notebook(s) ({mode}), "
                     f"{tracker.jobs} at a time")
-    with environment(KERNEL_ENV), tracker:
+    run_log = out / "executed" / RUN_LOG
+    if todo:  # this build's runs only
+        run_log.parent.mkdir(parents=True, exist_ok=True)
+        run_log.write_text("")
+    with environment({**KERNEL_ENV, RUN_LOG_ENV: str(run_log)}), tracker:
         def one(item):
             path, key = item
             tracker.start(path.stem)

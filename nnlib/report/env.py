@@ -91,3 +91,18 @@ def kernel_manager_class():
             super().__init__(**kwargs)
 
     return EncryptedKernelManager
+
+
+def kernel_manager_with_env(extra: dict):
+    """``kernel_manager_class()`` whose kernels also get the variables ``extra`` in their
+    environment (and so every process they start: the grid's workers). Per notebook: several
+    notebooks run side by side in one process, so ``os.environ`` cannot say which is which."""
+    base = kernel_manager_class()
+
+    class KernelManagerWithEnv(base):
+        async def start_kernel(self, **kwargs):
+            env = dict(kwargs.pop("env", None) or os.environ)
+            env.update(extra)
+            return await super().start_kernel(env=env, **kwargs)
+
+    return KernelManagerWithEnv
