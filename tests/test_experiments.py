@@ -492,6 +492,7 @@ def test_grid_gives_a_lone_run_every_core(tmp_path, monkeypatch):
 def test_run_log_records_each_call_trained_or_cached(tmp_path, monkeypatch):
     log = tmp_path / "runs.jsonl"
     monkeypatch.setenv("NNLIB_RUN_LOG", str(log))
+    monkeypatch.delenv("NNLIB_NOTEBOOK", raising=False)
     first = run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
     run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
     grid(tiny(), {"optimizer.lr": [0.05, 0.1]}, seeds=(0,), n_jobs=2, runs_dir=tmp_path / "runs",
@@ -501,6 +502,7 @@ def test_run_log_records_each_call_trained_or_cached(tmp_path, monkeypatch):
     assert lines[0]["key"] == first.run_dir.name and lines[0]["model"] == "mlp"
     assert lines[0]["training_time_s"] == first.metrics["training_time_s"]
     assert 0 < lines[0]["evaluation_time_s"] < lines[0]["wall_s"]
+    assert lines[0]["cpu_s"] > 0 and lines[0]["notebook"] is None  # not run by the report
     assert lines[1]["training_time_s"] is None and lines[1]["wall_s"] < lines[0]["wall_s"]
     # the grid's runs log from their workers too: the cached lr 0.1 cell and the new lr 0.05 one
     assert len(lines) == 4 and sorted(line["trained"] for line in lines[2:]) == [False, True]

@@ -9,8 +9,10 @@ resumed from its checkpoint, or retrained), and one process at a time writes a r
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -229,7 +231,7 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     config = with_overrides(config, {"train.seed": int(seed)})
     runs_root = Path(runs_dir or default_runs_dir())
     run_dir = runs_root / run_key(config, seed)
-    started, t0 = time.time(), time.perf_counter()
+    started, t0, cpu0 = time.time(), time.perf_counter(), time.process_time()
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
     # trains it, the others wait for its writer lock and then read the finished result.
     with runcache.writer_lock(run_dir, runs_root, wait=True):
@@ -240,18 +242,20 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         trained = not (run_dir / runcache.MANIFEST).exists()
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
                            runs_root=runs_root)
-    _log_run(result, trained, started, time.perf_counter() - t0, waited)
+    _log_run(result, trained, started, time.perf_counter() - t0, waited,
+             time.process_time() - cpu0)
     return result
 
 
 def _log_run(result: RunResult, trained: bool, started: float, wall: float,
-             waited: float) -> None:
+             waited: float, cpu: float) -> None:
     path = os.environ.get(RUN_LOG_ENV)
     if not path:
         return
     cfg, m = result.config, result.metrics
     line = {"key": result.run_dir.name, "trained": trained, "started": round(started, 3),
             "wall_s": round(wall, 3), "lock_wait_s": round(waited, 3),
+            "cpu_s": round(cpu, 3),  # this process, all threads (less than wall when it shared)
             "training_time_s": m["training_time_s"] if trained else None,
             "evaluation_time_s": m.get("evaluation_time_s") if trained else None,
             "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
@@ -276,7 +280,9 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
-        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
+        # A worker's stdout is its parent's terminal, not the notebook: keep MNIST loading quiet.
+        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1), \
+                contextlib.redirect_stdout(io.StringIO()):
             cfg = with_overrides(load_config(base), overrides)
             result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
                          log=lambda *a, **k: None)
