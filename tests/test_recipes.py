@@ -44,9 +44,9 @@ def test_sweep_sizes_fit_the_report_split():
 def test_final_models_use_the_full_report_split():
     for cfg in (recipes.final_mlp(), recipes.seed_cnn()):
         assert (cfg.data.split, cfg.data.n_train, cfg.data.n_valid) == ("report", None, 10_000)
-    assert recipes.seed_cnn().model.conv_decay == "decoupled"
-    double = recipes.seed_cnn("double")
-    assert double.model.conv_decay == "double" and run_key(double, 0) != run_key(
+    assert recipes.seed_cnn().model.conv_decay == "double"  # notebook 06's rule (docstring)
+    once = recipes.seed_cnn("decoupled")
+    assert once.model.conv_decay == "decoupled" and run_key(once, 0) != run_key(
         recipes.seed_cnn(), 0)
     # our own recipes keep a random split
     assert recipes.mlp_improved().data.split == "random"
