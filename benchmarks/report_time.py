@@ -9,17 +9,21 @@ per-cell durations) and ``executed/runs.jsonl`` (one line per training run a not
 with the notebook it ran for, whether it trained or came from the run cache, its training and
 evaluation seconds). Prints
 
-    {"wall_s", "notebooks_s" (sum of notebook walls), "cores", "core_use" (training core-seconds
-     / (wall × cores)), "training_core_s", "evaluation_core_s", "runs_trained", "runs_cached",
+    {"wall_s", "notebooks_s" (sum of notebook walls), "cores", "core_use" (training CPU seconds
+     / (wall × cores)), "training_cpu_s", "training_core_s", "evaluation_core_s", "runs_trained",
+     "runs_cached",
      "notebooks": {name: {"wall_s", "kernel_s" (start-up and export: wall − cells), "cells_s",
-                          "runs_trained", "training_core_s", "evaluation_core_s",
+                          "runs_trained", "training_cpu_s", "training_core_s",
+                          "evaluation_core_s",
                           "waited_s" (for another notebook's run of the same key),
                           "other_s" (cells − training on this notebook's critical path:
                           plotting, tables, cached loads; an estimate when runs overlap)}},
      "runs": [the 15 longest trained runs: notebook, model, n_train, epochs, augmentation, seconds]}
 
-so the next regression shows up in a number. Training core-seconds count each run's own wall
-time (a grid runs several at once, so they can exceed the notebook's wall time).
+so the next regression shows up in a number. ``training_core_s`` adds up each trained run's own
+wall time in ``fit`` (several run at once, so it can exceed the notebook's wall time, and a run
+sharing a core takes longer); ``training_cpu_s`` the CPU time of the processes while they trained
+(all threads), i.e. the work itself.
 """
 from __future__ import annotations
 
@@ -70,6 +74,7 @@ def summarize(report_dir: Path) -> dict:
         cells = _cells_seconds(report_dir / row.get("executed", f"executed/{name}.ipynb"))
         wall = float(row.get("duration_s") or 0)
         train = sum(r.get("training_time_s") or 0 for r in trained)
+        cpu = sum(r.get("cpu_s") or 0 for r in trained)
         evaluation = sum(r.get("evaluation_time_s") or 0 for r in trained)
         waited = sum(r.get("lock_wait_s") or 0 for r in mine)
         # seconds this notebook's cells spent waiting on its own runs: their union over time
@@ -87,7 +92,8 @@ def summarize(report_dir: Path) -> dict:
             "kernel_s": round(wall - cells, 1) if cells is not None else None,
             "cells_s": round(cells, 1) if cells is not None else None,
             "runs_trained": len(trained), "runs_cached": len(mine) - len(trained),
-            "training_core_s": round(train, 1), "evaluation_core_s": round(evaluation, 1),
+            "training_cpu_s": round(cpu, 1), "training_core_s": round(train, 1),
+            "evaluation_core_s": round(evaluation, 1),
             "waited_s": round(waited, 1),
             "other_s": round(cells - busy, 1) if cells is not None else None,
         }
@@ -95,13 +101,14 @@ def summarize(report_dir: Path) -> dict:
     wall = float(index.get("duration_s") or 0)
     cores = os.cpu_count() or 1
     training = sum(r.get("training_time_s") or 0 for r in trained)
+    cpu = sum(r.get("cpu_s") or 0 for r in trained)
     longest = sorted(trained, key=lambda r: -(r.get("wall_s") or 0))[:15]
     return {
         "report": str(report_dir), "mode": index.get("mode"), "commit": index.get("commit"),
         "wall_s": round(wall, 1),
         "notebooks_s": round(sum(n["wall_s"] for n in notebooks.values()), 1),
-        "cores": cores, "core_use": round(training / (wall * cores), 3) if wall else None,
-        "training_core_s": round(training, 1),
+        "cores": cores, "core_use": round(cpu / (wall * cores), 3) if wall else None,
+        "training_cpu_s": round(cpu, 1), "training_core_s": round(training, 1),
         "evaluation_core_s": round(sum(r.get("evaluation_time_s") or 0 for r in trained), 1),
         "runs_trained": len(trained), "runs_cached": len(runs) - len(trained),
         "notebooks": notebooks,
@@ -109,6 +116,7 @@ def summarize(report_dir: Path) -> dict:
                   "n_train": r.get("n_train"), "epochs": r.get("epochs"),
                   "augmentation": r.get("augmentation"), "seed": r.get("seed"),
                   "wall_s": round(r.get("wall_s") or 0, 1),
+                  "cpu_s": round(r.get("cpu_s") or 0, 1),
                   "training_time_s": round(r.get("training_time_s") or 0, 1),
                   "evaluation_time_s": round(r.get("evaluation_time_s") or 0, 1)}
                  for r in longest],

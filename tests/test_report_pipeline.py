@@ -328,3 +328,14 @@ def test_side_by_side_notebooks_start_longest_first_new_ones_before():
     assert [p.stem for p, _ in _longest_first(todo, previous)] == ["03_c", "02_b", "04_d",
                                                                    "01_a"]
     assert [p.stem for p, _ in _longest_first(todo, {})] == ["01_a", "02_b", "03_c", "04_d"]
+
+
+def test_a_first_run_orders_by_the_committed_expected_durations(tmp_path):
+    from nnlib.report.build import EXPECTED_DURATIONS, _expected_durations
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    expected = _expected_durations(notebooks)
+    names = {p.stem for p in notebooks.glob("[0-9][0-9]_*.ipynb")}
+    assert set(expected) == names and all(v > 0 for v in expected.values())
+    (tmp_path / EXPECTED_DURATIONS).write_text("not json")
+    assert _expected_durations(tmp_path) == {}
+    assert _expected_durations(tmp_path / "missing") == {}

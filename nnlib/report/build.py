@@ -235,6 +235,20 @@ def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str
     return rec
 
 
+EXPECTED_DURATIONS = "expected_durations.json"
+
+
+def _expected_durations(nb_dir: Path) -> dict:
+    """``notebooks/expected_durations.json``: seconds per notebook of a cold full report on the
+    dev machine, to order a first run (no previous durations yet); {} if absent or unreadable."""
+    try:
+        data = json.loads((nb_dir / EXPECTED_DURATIONS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} \
+        if isinstance(data, dict) else {}
+
+
 def _longest_first(todo: list, previous: dict) -> list:
     """Side by side, notebooks start longest first by their previous duration, so the last
     one to finish is a short one; those never run before (unknown) start first, in order."""
@@ -315,7 +329,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
             todo.append((path, key))
 
     if int(jobs) > 1:
-        todo = _longest_first(todo, previous)
+        todo = _longest_first(todo, {**_expected_durations(nb_dir), **previous})
 
     if todo and fetch_data:
         from ..lab.mnist import load_mnist
