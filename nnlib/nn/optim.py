@@ -90,8 +90,9 @@ class Optimizer:
 
     def _make_plan(self) -> tuple[list, list]:
         """The update's blocks, as two lists for the two threads: a large parameter's first half
-        goes to the first, everything else to the second. Each block is ``(name, p, g, buf,
-        state)`` views of the flat arrays (they are allocated once and updated in place)."""
+        goes to the first, everything else to the second. Each block is ``(p, g, buf, state)``
+        views of the flat arrays (allocated once, updated in place) and the parameter's coupled
+        L2 (typed) and decoupled decay, looked up once here instead of at every step."""
         first, second = [], []
         for name, p, g in self._params:
             parts = parallel.halves(p.size) if p.size >= parallel.MIN_SIZE else (None,)
@@ -103,18 +104,20 @@ class Optimizer:
                     def flat(a, block=block):
                         return a.reshape(-1)[block]
                     state = {key: flat(getattr(self, key)[name]) for key in self._buffers}
-                    todo.append((name, flat(p), flat(g), flat(self._scratch[name]), state))
+                    l2 = self.l2.get(name)
+                    todo.append((flat(p), flat(g), flat(self._scratch[name]), state,
+                                 p.dtype.type(l2) if l2 else None,
+                                 self.weight_decay.get(name)))
         return first, second
 
     def _run(self, blocks: list) -> None:
         """(Coupled L2,) decoupled decay, then the update, of each block in turn."""
-        for name, p, g, buf, state in blocks:
-            l2 = self.l2.get(name)
-            if l2:  # in place, like a backward pass that adds the penalty's gradient
-                g += p.dtype.type(l2) * p
-            wd = self.weight_decay.get(name)
+        lr = self.lr
+        for p, g, buf, state, l2, wd in blocks:
+            if l2 is not None:  # in place, like a backward pass that adds the penalty's gradient
+                g += l2 * p
             if wd:
-                p *= p.dtype.type(1 - self.lr * wd)
+                p *= p.dtype.type(1 - lr * wd)
             self._update(p, g, buf, state)
 
     def _flush_tiny(self) -> None:
