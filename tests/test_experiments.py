@@ -73,9 +73,10 @@ def test_run_trains_once_then_returns_the_cached_result(tmp_path, monkeypatch, c
     assert len(count_fits) == 1
     assert first.history.epochs_run == 1
     assert 0.2 < first.test_accuracy <= 1.0, f"a 1-epoch MLP should beat chance: {first.metrics}"
-    for name in ("config.json", "history.json", "model.npz", "curves.png", "metrics.json",
+    for name in ("config.json", "history.json", "model.npz", "metrics.json",
                  "checkpoint/state.npz"):
         assert (first.run_dir / name).exists(), f"{name} missing from {first.run_dir}"
+    assert not (first.run_dir / "curves.png").exists()  # the cache draws none (nnlib train does)
 
     forbid_training(monkeypatch)
     t0 = time.perf_counter()

@@ -240,8 +240,10 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
             import shutil
             shutil.rmtree(run_dir)
         trained = not (run_dir / runcache.MANIFEST).exists()
+        # no curves.png in the cache: notebooks plot the histories themselves, and drawing one
+        # costs 1-2 s of matplotlib per run (5 % of a full report); `nnlib train` draws its own
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
-                           runs_root=runs_root)
+                           runs_root=runs_root, save_curves=False)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
              time.process_time() - cpu0)
     return result
