@@ -1,0 +1,67 @@
+"""The layer contract every nnlib layer follows, and the argument checks layers share.
+
+Every layer has ``params`` and ``grads`` dicts with the same keys, shapes and dtypes.
+``forward(x)`` returns the output and caches what ``backward`` needs; ``backward(dout)`` writes
+``grads[name]`` in place (the arrays are allocated once, so optimizers can hold on to them) and
+returns ``dx``. ``training`` (set through ``Sequential.train()/eval()``) only changes Dropout.
+``needs_input_grad = False`` lets a model's first layer skip computing ``dx`` nobody reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def _check_positive(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Layer:
+    """Base class: no parameters, identity-free; subclasses implement forward/backward."""
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+        self.needs_input_grad = True
+        self.weight_decay = 0.0  # applies to params["W"] only (the report's semantics)
+        self.l2 = 0.0  # coupled L2: l2·W added to W's gradient (the report's Conv2D, as it ran)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def clear_cache(self) -> None:
+        """Drop the arrays cached for backward (called after inference)."""
+        for attr in ("_x", "_out", "_mask", "_cols", "_argmax", "_xshape", "_xpad_shape"):
+            if hasattr(self, attr):
+                setattr(self, attr, None)
+
+    def config(self) -> dict:
+        """JSON-able constructor arguments; ``type`` is the class name."""
+        return {"type": type(self).__name__}
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def _init_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
