@@ -122,11 +122,17 @@ def _draw_curves(result: RunResult) -> None:
                 result.run_dir / "curves.png")
 
 
+def _has_result(run_dir: Path) -> bool:
+    """A finished run's files are in ``run_dir``: its manifest, or a legacy run's metrics.json
+    (whether they verify is ``_finished``'s question)."""
+    return (run_dir / "metrics.json").exists() or (run_dir / runcache.MANIFEST).exists()
+
+
 def _finished(out_dir: Path, runs_root, save_curves: bool) -> RunResult | None:
     """The finished run in ``out_dir`` if it verifies (``runcache.verify``); None when there is
     none - or when it was damaged: then it is moved aside (one warning line) and its checkpoint
     brought back if the manifest vouches for it, so the caller resumes (else retrains)."""
-    if not ((out_dir / "metrics.json").exists() or (out_dir / runcache.MANIFEST).exists()):
+    if not _has_result(out_dir):
         return None
     problem = runcache.verify(out_dir)
     if problem is None:
@@ -239,7 +245,7 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         if force and run_dir.exists():
             import shutil
             shutil.rmtree(run_dir)
-        trained = not (run_dir / runcache.MANIFEST).exists()
+        trained = not _has_result(run_dir)
         # no curves.png in the cache: notebooks plot the histories themselves, and drawing one
         # costs 1-2 s of matplotlib per run (5 % of a full report); `nnlib train` draws its own
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
@@ -382,7 +388,7 @@ def _schedule(base: dict, jobs: list, runs_root: Path) -> tuple[list[int], int]:
     todo, done = [], []
     for i, (cell, seed) in enumerate(jobs):
         cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
-        if (runs_root / run_key(cfg, seed) / runcache.MANIFEST).exists():
+        if _has_result(runs_root / run_key(cfg, seed)):
             done.append(i)
         else:
             todo.append((-_cost(cfg), i))
