@@ -95,19 +95,20 @@ class Optimizer:
         L2 (typed) and decoupled decay, looked up once here instead of at every step."""
         first, second = [], []
         for name, p, g in self._params:
-            parts = parallel.halves(p.size) if p.size >= parallel.MIN_SIZE else (None,)
-            for part, todo in zip(parts, (first, second) if len(parts) == 2 else (second,)):
-                start, stop = (0, p.size) if part is None else (part.start, part.stop)
-                for lo in range(start, stop, CHUNK):
-                    block = slice(lo, min(lo + CHUNK, stop))
+            l2, wd = self.l2.get(name), self.weight_decay.get(name)
+            l2 = p.dtype.type(l2) if l2 else None
+            if p.size >= parallel.MIN_SIZE:
+                pieces = zip(parallel.halves(p.size), (first, second))
+            else:
+                pieces = [(slice(0, p.size), second)]
+            for part, todo in pieces:
+                for lo in range(part.start, part.stop, CHUNK):
+                    block = slice(lo, min(lo + CHUNK, part.stop))
 
                     def flat(a, block=block):
                         return a.reshape(-1)[block]
                     state = {key: flat(getattr(self, key)[name]) for key in self._buffers}
-                    l2 = self.l2.get(name)
-                    todo.append((flat(p), flat(g), flat(self._scratch[name]), state,
-                                 p.dtype.type(l2) if l2 else None,
-                                 self.weight_decay.get(name)))
+                    todo.append((flat(p), flat(g), flat(self._scratch[name]), state, l2, wd))
         return first, second
 
     def _run(self, blocks: list) -> None:
