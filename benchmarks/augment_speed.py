@@ -1,8 +1,14 @@
-"""Throughput of nnlib.lab.augment.random_affine on 28×28 float32 images; prints one JSON line.
+"""Throughput of nnlib.lab.augment on 28×28 float32 images; prints one JSON line.
 
-* ``images_per_s``: one call on a large batch (default 10,000 images), median over repeats;
-* ``batch32_images_per_s``: on-the-fly use, successive calls on 32-image minibatches covering the
-  same images, median over repeats.
+Three augmentations, each timed as one call on a large batch (default 10,000 images) and as
+on-the-fly use (successive calls on 32- and 64-image minibatches covering the same images),
+median over repeats, in images per second:
+
+* ``images_per_s``, ``batch32_images_per_s``, ``batch64_images_per_s``: the report's random
+  rotation + shift (``random_affine`` defaults: ±10°, ±10 %, p = 0.5);
+* ``elastic_*``: elastic distortion alone (``elastic``, α = 34, σ = 4: Simard's MNIST values);
+* ``elastic_affine_*``: both in one pass, as ``Augmentation(elastic_alpha=34, elastic_sigma=4)``
+  runs them (rotation/shift with p = 0.5, every image distorted).
 
 Usage: ``python benchmarks/augment_speed.py [--n 10000] [--repeats 5] [--seed 0]``.
 """
@@ -16,7 +22,9 @@ import time
 
 import numpy as np
 
-from nnlib.lab.augment import random_affine
+from nnlib.lab.augment import elastic, random_affine
+
+ALPHA, SIGMA = 34.0, 4.0
 
 
 def _threads() -> int:
@@ -33,6 +41,19 @@ def _threads() -> int:
     return os.cpu_count() or 1
 
 
+def _rate(augment, x, rng, batch: int | None) -> float:
+    """Images per second of ``augment(images, rng)`` over ``x``: one call, or calls on
+    ``batch``-image minibatches."""
+    n = len(x)
+    t0 = time.perf_counter()
+    if batch is None:
+        augment(x, rng)
+    else:
+        for start in range(0, n, batch):
+            augment(x[start : start + batch], rng)
+    return n / (time.perf_counter() - t0)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="images in the large batch")
@@ -42,27 +63,26 @@ def main(argv=None) -> dict:
 
     rng = np.random.default_rng(args.seed)
     x = rng.random((args.n, 28, 28), dtype=np.float32)
-    random_affine(x[:256], rng)  # warm-up
-
-    big, small = [], []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        random_affine(x, rng)
-        big.append(args.n / (time.perf_counter() - t0))
-
-        t0 = time.perf_counter()
-        for start in range(0, args.n, 32):
-            random_affine(x[start : start + 32], rng)
-        small.append(args.n / (time.perf_counter() - t0))
-
-    result = {
-        "benchmark": "augment",
-        "n": args.n,
-        "images_per_s": round(statistics.median(big)),
-        "batch32_images_per_s": round(statistics.median(small)),
-        "repeats": args.repeats,
-        "threads": _threads(),
+    augmentations = {
+        "": random_affine,
+        "elastic_": lambda images, r: elastic(images, r, alpha=ALPHA, sigma=SIGMA),
+        "elastic_affine_": lambda images, r: random_affine(images, r, elastic_alpha=ALPHA,
+                                                           elastic_sigma=SIGMA),
     }
+    for augment in augmentations.values():
+        augment(x[:256], rng)  # warm-up
+
+    rates: dict[str, list[float]] = {}
+    for _ in range(args.repeats):
+        for prefix, augment in augmentations.items():
+            for label, batch in (("images_per_s", None), ("batch32_images_per_s", 32),
+                                 ("batch64_images_per_s", 64)):
+                rates.setdefault(prefix + label, []).append(_rate(augment, x, rng, batch))
+
+    result = {"benchmark": "augment", "n": args.n}
+    result.update({key: round(statistics.median(v)) for key, v in rates.items()})
+    result.update({"elastic_alpha": ALPHA, "elastic_sigma": SIGMA, "repeats": args.repeats,
+                   "threads": _threads()})
     print(json.dumps(result))
     return result
 
