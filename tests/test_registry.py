@@ -120,10 +120,11 @@ def test_every_optimizer_and_schedule_parameter_has_a_config_rule():
 # every field of each model type, with a value that is not the builder's default
 ALL_MODEL_FIELDS = {
     "mlp": {"sizes": [784, 12, 10], "activation": "tanh", "init": "xavier",
-            "weight_decay": [0.003, 0.002], "dropout": 0.3},
+            "weight_decay": [0.003, 0.002], "dropout": 0.3, "batchnorm": True},
     "cnn": {"channels": [1, 2, 3], "kernels": [[3, 5], [3, 3]], "linear_sizes": [126, 10],
             "activation": "sigmoid", "init": "normal0.1", "weight_decay": [0.01, 0.02],
-            "linear_weight_decay": [0.03], "padding": 1, "dropout": 0.1, "conv_decay": "double"},
+            "linear_weight_decay": [0.03], "padding": 1, "dropout": 0.1, "conv_decay": "double",
+            "batchnorm": True, "residual_blocks": [2, 1]},
 }
 
 

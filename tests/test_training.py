@@ -65,6 +65,10 @@ def make_run(kind="mlp", seed=0, callbacks=(), augment=None, lr=0.05, **trainer_
         model = mlp([64, 16, 4], dropout=0.2, rng=model_rng)
         opt = Momentum(model, lr, momentum=0.9)
         sched = StepLR(opt, step_size=1, gamma=0.5)  # lr changes across every epoch boundary
+    elif kind == "cnn_bn_residual":  # BatchNorm running statistics and nested parameters
+        model = cnn([1, 4], [3], [64, 4], padding=1, batchnorm=True, residual_blocks=1,
+                    dropout=0.2, input_shape=(1, 8, 8), rng=model_rng)
+        opt, sched = Momentum(model, lr, momentum=0.9), None
     elif kind == "cnn_adam":
         model = cnn([1, 4], [3], [36, 4], dropout=0.2, input_shape=(1, 8, 8), rng=model_rng)
         opt, sched = Adam(model, 0.01), None
@@ -355,6 +359,7 @@ RESUME_CASES = {
     "mlp_dropout_momentum_steplr": {"kind": "mlp_dropout"},
     "mlp_dropout_online_augment": {"kind": "mlp_dropout", "augment": AUG},
     "cnn_adam_eval_every": {"kind": "cnn_adam", "eval_every": 3, "eval_samples": 40},
+    "cnn_batchnorm_residual": {"kind": "cnn_bn_residual", "augment": AUG},
 }
 
 

@@ -354,7 +354,7 @@ class Trainer:
             st, arrs = cb.state_dict()
             cb_states.append({"type": type(cb).__name__, "state": st})
             arrays.update({f"callback{i}/{k}": v for k, v in arrs.items()})
-        dropout_rngs = [layer.rng.bit_generator.state for layer in self.model.layers
+        dropout_rngs = [layer.rng.bit_generator.state for layer in self.model.modules()
                         if hasattr(layer, "rng")]
         header = {
             "format": STATE_FORMAT, "optimizer": opt, "schedule": self.schedule.state_dict(),
@@ -391,7 +391,7 @@ class Trainer:
             self.schedule.load_state_dict(header["schedule"])
             self.rng.bit_generator.state = header["rng"]
             self.augment_rng.bit_generator.state = header["augment_rng"]
-            drop = [layer for layer in self.model.layers if hasattr(layer, "rng")]
+            drop = [layer for layer in self.model.modules() if hasattr(layer, "rng")]
             for layer, st in zip(drop, header["dropout_rngs"]):
                 layer.rng.bit_generator.state = st
             self.history = History.from_dict(header["history"])

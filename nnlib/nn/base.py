@@ -3,8 +3,11 @@
 Every layer has ``params`` and ``grads`` dicts with the same keys, shapes and dtypes.
 ``forward(x)`` returns the output and caches what ``backward`` needs; ``backward(dout)`` writes
 ``grads[name]`` in place (the arrays are allocated once, so optimizers can hold on to them) and
-returns ``dx``. ``training`` (set through ``Sequential.train()/eval()``) only changes Dropout.
-``needs_input_grad = False`` lets a model's first layer skip computing ``dx`` nobody reads.
+returns ``dx``. ``training`` (set through ``Sequential.train()/eval()``) changes Dropout and
+BatchNorm. ``buffers`` holds state that is saved with the model but not trained (BatchNorm's
+running statistics). ``needs_input_grad = False`` lets a model's first layer skip computing
+``dx`` nobody reads. A layer made of layers (``Residual``) lists them in ``sublayers()`` and
+exposes their params, grads and buffers under prefixed names (``"branch.0.W"``).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class Layer:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.training = True
         self.needs_input_grad = True
         self.weight_decay = 0.0  # applies to params["W"] only (the report's semantics)
@@ -57,6 +61,16 @@ class Layer:
         """JSON-able constructor arguments; ``type`` is the class name."""
         return {"type": type(self).__name__}
 
+    def sublayers(self) -> list[Layer]:
+        """The layers this one is made of (none for a plain layer)."""
+        return []
+
+    def penalties(self, attr: str) -> dict[str, float]:
+        """``{param key: value}`` of this layer's ``weight_decay`` or ``l2`` (``attr``), for
+        its ``W`` only and only if > 0 (the report's semantics)."""
+        value = getattr(self, attr)
+        return {"W": value} if "W" in self.params and value > 0 else {}
+
     def extra_repr(self) -> str:
         return ""
 
@@ -65,3 +79,21 @@ class Layer:
 
     def _init_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+
+def layer_config(layer: Layer) -> dict:
+    """``layer.config()`` plus its weight decay and coupled L2 when set: what
+    ``layers.layer_from_config`` rebuilds the layer from."""
+    cfg = layer.config()
+    if layer.weight_decay:
+        cfg["weight_decay"] = layer.weight_decay
+    if layer.l2:
+        cfg["l2"] = layer.l2
+    return cfg
+
+
+def walk(layers):
+    """Every layer of ``layers`` and, depth first, of their sublayers."""
+    for layer in layers:
+        yield layer
+        yield from walk(layer.sublayers())

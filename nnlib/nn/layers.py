@@ -1,13 +1,14 @@
 """The layer types: dense, activations, dropout and flatten here, convolution and pooling in
-``conv`` (re-exported), the forward/backward contract they all follow in ``base``; and the
-registry that rebuilds a layer from its ``config()``.
+``conv``, batch normalisation in ``norm``, residual blocks in ``residual`` (all re-exported), the
+forward/backward contract they all follow in ``base``; and the registry that rebuilds a layer
+from its ``config()``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import parallel
-from .base import Layer, _check_positive, _pair  # noqa: F401  (re-exported)
+from .base import Layer, _check_positive, _pair, layer_config, walk  # noqa: F401  (re-exported)
 from .conv import (  # noqa: F401  (re-exported: the layer types live in one namespace)
     MATMUL_BLOCK,
     Conv2D,
@@ -17,6 +18,8 @@ from .conv import (  # noqa: F401  (re-exported: the layer types live in one nam
     matmul_blocked,
     matmul_nt_blocked,
 )
+from .norm import BatchNorm
+from .residual import Residual
 
 
 class Linear(Layer):
@@ -175,7 +178,10 @@ class Dropout(Layer):
 ACTIVATIONS = {"relu": ReLU, "leakyrelu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 LAYER_TYPES = {cls.__name__: cls for cls in
-               (Linear, Conv2D, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout)}
+               (Linear, Conv2D, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
+                BatchNorm, Residual)}
+#: Layer types whose constructor takes the parameters' dtype.
+TYPED_LAYERS = ("Linear", "Conv2D", "BatchNorm")
 
 
 def activation(name: str) -> Layer:
@@ -189,10 +195,20 @@ def activation(name: str) -> Layer:
     return ACTIVATIONS[key]()
 
 
-def layer_from_config(cfg: dict) -> Layer:
-    """Rebuild a layer from ``Layer.config()`` output."""
+def layer_from_config(cfg: dict, dtype=None) -> Layer:
+    """Rebuild a layer from ``layer_config()`` (or ``Layer.config()``) output, its weight decay
+    and coupled L2 included; ``dtype``: its parameters' dtype (the constructor's default if
+    None)."""
     cfg = dict(cfg)
     kind = cfg.pop("type", None)
     if kind not in LAYER_TYPES:
         raise ValueError(f"unknown layer type {kind!r}")
-    return LAYER_TYPES[kind](**cfg)
+    wd, l2 = float(cfg.pop("weight_decay", 0.0)), float(cfg.pop("l2", 0.0))
+    if kind == "Residual":
+        layer = Residual.from_config(cfg, lambda c: layer_from_config(c, dtype))
+    else:
+        if dtype is not None and kind in TYPED_LAYERS:
+            cfg["dtype"] = dtype
+        layer = LAYER_TYPES[kind](**cfg)
+    layer.weight_decay, layer.l2 = wd, l2
+    return layer

@@ -13,7 +13,20 @@ from .. import __version__
 from ..errors import FieldError
 from ..io import write_npz
 from . import registry
-from .layers import Conv2D, Dropout, Flatten, Layer, Linear, MaxPool2D, conv_size, layer_from_config
+from .layers import (
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2D,
+    Residual,
+    conv_size,
+    layer_config,
+    layer_from_config,
+    walk,
+)
 from .layers import activation as activation_layer
 
 INITS = ("normal0.1", "he", "xavier")
@@ -26,7 +39,8 @@ FORMAT = "nnlib-model/1"
 class Sequential:
     """A stack of layers applied in order.
 
-    Parameters are named ``"<layer index>.<param>"`` (``"1.W"``), like PyTorch's ``Sequential``.
+    Parameters are named ``"<layer index>.<param>"`` (``"1.W"``), like PyTorch's ``Sequential``;
+    a Residual's carry its sublayer's path (``"3.branch.0.W"``).
     Layers up to and including the first one with parameters skip the input gradient (nobody
     reads it); ``backward`` returns None then.
     """
@@ -63,15 +77,28 @@ class Sequential:
             for key, p in layer.params.items():
                 yield f"{i}.{key}", p, layer.grads[key]
 
+    def modules(self):
+        """Every layer, depth first: a Residual, then the layers it is made of."""
+        return walk(self.layers)
+
+    def buffers(self):
+        """Yield ``(qualified_name, buffer)``: the state saved with the model but not trained
+        (BatchNorm's running statistics)."""
+        for i, layer in enumerate(self.layers):
+            for key, b in layer.buffers.items():
+                yield f"{i}.{key}", b
+
+    def _penalties(self, attr: str) -> dict[str, float]:
+        return {f"{i}.{key}": value for i, layer in enumerate(self.layers)
+                for key, value in layer.penalties(attr).items()}
+
     def weight_decays(self) -> dict[str, float]:
         """``{qualified_name: wd}`` for weights whose layer has a weight decay > 0."""
-        return {f"{i}.W": layer.weight_decay for i, layer in enumerate(self.layers)
-                if "W" in layer.params and layer.weight_decay > 0}
+        return self._penalties("weight_decay")
 
     def l2_penalties(self) -> dict[str, float]:
         """``{qualified_name: l2}`` for weights whose layer has a coupled L2 coefficient > 0."""
-        return {f"{i}.W": layer.l2 for i, layer in enumerate(self.layers)
-                if "W" in layer.params and layer.l2 > 0}
+        return self._penalties("l2")
 
     def num_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.parameters())
@@ -102,12 +129,16 @@ class Sequential:
         return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{qualified_name: copy of param}``."""
-        return {name: p.copy() for name, p, _ in self.parameters()}
+        """``{qualified_name: copy}`` of every parameter and buffer."""
+        state = {name: p.copy() for name, p, _ in self.parameters()}
+        state.update({name: b.copy() for name, b in self.buffers()})
+        return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the existing parameters (names and shapes must match exactly)."""
+        """Copy arrays into the existing parameters and buffers (names and shapes must match
+        exactly)."""
         own = {name: p for name, p, _ in self.parameters()}
+        own.update(dict(self.buffers()))
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(f"state dict does not match the model: missing {missing}, "
@@ -120,15 +151,7 @@ class Sequential:
 
     def architecture(self) -> list[dict]:
         """JSON-able description: one config dict per layer (weight decay and L2 included)."""
-        out = []
-        for layer in self.layers:
-            cfg = layer.config()
-            if layer.weight_decay:
-                cfg["weight_decay"] = layer.weight_decay
-            if layer.l2:
-                cfg["l2"] = layer.l2
-            out.append(cfg)
-        return out
+        return [layer_config(layer) for layer in self.layers]
 
     @property
     def dtype(self):
@@ -153,17 +176,7 @@ class Sequential:
 
 def from_architecture(arch: list[dict], dtype=np.float32) -> Sequential:
     """Rebuild an (uninitialised) model from ``Sequential.architecture()``."""
-    layers = []
-    for cfg in arch:
-        cfg = dict(cfg)
-        wd = float(cfg.pop("weight_decay", 0.0))
-        l2 = float(cfg.pop("l2", 0.0))
-        if cfg.get("type") in ("Linear", "Conv2D"):
-            cfg["dtype"] = dtype
-        layer = layer_from_config(cfg)
-        layer.weight_decay, layer.l2 = wd, l2
-        layers.append(layer)
-    return Sequential(*layers)
+    return Sequential(*(layer_from_config(cfg, dtype) for cfg in arch))
 
 
 # --- initialisation ----------------------------------------------------------------------------
@@ -178,7 +191,7 @@ def init_weights(model: Sequential, scheme: str = "he",
     if scheme not in INITS:
         raise ValueError(f"init {scheme!r} is not one of {', '.join(INITS)}")
     rng = rng if rng is not None else np.random.default_rng(0)
-    for layer in model.layers:
+    for layer in model.modules():
         if "W" not in layer.params:
             continue
         W = layer.params["W"]
@@ -239,11 +252,11 @@ def conv_output_shape(channels, kernels, padding: int = 0, size=(28, 28)) -> tup
 
 
 def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
-        dropout: float = 0.0, rng: np.random.Generator | None = None,
+        dropout: float = 0.0, batchnorm: bool = False, rng: np.random.Generator | None = None,
         dtype=np.float32) -> Sequential:
-    """Multi-layer perceptron: Flatten, then Linear layers of ``sizes`` with the activation (and
-    optional Dropout) between them. Input (N, ...) flattening to (N, sizes[0]); output logits
-    (N, sizes[-1]). ``weight_decay``: one value per Linear layer (or a scalar)."""
+    """Multi-layer perceptron: Flatten, then Linear layers of ``sizes`` with (BatchNorm,) the
+    activation (and Dropout) between them. Input (N, ...) flattening to (N, sizes[0]); output
+    logits (N, sizes[-1]). ``weight_decay``: one value per Linear layer (or a scalar)."""
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list >= 2 positive layer widths, got {sizes}")
@@ -255,6 +268,8 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
         lin.weight_decay = wds[i]
         layers.append(lin)
         if i < len(sizes) - 2:
+            if batchnorm:
+                layers.append(BatchNorm(n_out, dtype=dtype))
             layers.append(activation_layer(activation))
             if dropout:
                 layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
@@ -264,10 +279,19 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
 def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "he",
         weight_decay=None, linear_weight_decay=None, padding: int = 0, dropout: float = 0.0,
         input_shape=(1, 28, 28), rng: np.random.Generator | None = None,
-        dtype=np.float32, conv_decay: str = "decoupled") -> Sequential:
-    """LeNet-like CNN: per stage Conv2D(kernel, stride 1, padding) → activation → MaxPool2D(2);
-    then Flatten and Linear layers of ``linear_sizes`` with the activation (and Dropout) between.
-    Input (N, C, H, W) = (N, *input_shape); ``linear_sizes[0]`` must equal the flattened size.
+        dtype=np.float32, conv_decay: str = "decoupled", batchnorm: bool = False,
+        residual_blocks=0) -> Sequential:
+    """LeNet-like CNN: per stage Conv2D(kernel, stride 1, padding) → (BatchNorm →) activation →
+    MaxPool2D(2) (→ residual blocks); then Flatten and Linear layers of ``linear_sizes`` with the
+    activation (and Dropout) between. Input (N, C, H, W) = (N, *input_shape);
+    ``linear_sizes[0]`` must equal the flattened size.
+
+    ``residual_blocks``: per stage (or one int for all), that many ``Residual`` blocks after the
+    stage's pooling, each ``x + [Conv 3×3 → (BatchNorm →) activation → Conv 3×3 (→
+    BatchNorm)](x)`` followed by the activation: He et al. 2016's basic block, at the pooled
+    resolution as in a ResNet stage (a quarter of the pixels: a block after the second pool of
+    the 5×5 nets costs a fifth of one before it); 'same' padding keeps the shape; its convs are
+    decayed like the stage's.
 
     ``conv_decay="double"`` decays the conv kernels as the report's code did: the decoupled
     ``weight_decay`` *and* the same value as a coupled L2 term in their gradient (``layer.l2``).
@@ -289,12 +313,28 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
     if int(linear_sizes[0]) != c * h * w:
         raise ValueError(f"linear_sizes[0] = {linear_sizes[0]} but the conv stages flatten "
                          f"to {c}·{h}·{w} = {c * h * w}")
+    blocks = per_layer(residual_blocks, len(kernels), "residual_blocks", "conv stage")
+    if any(b != int(b) for b in blocks):
+        raise FieldError("residual_blocks", residual_blocks, "must be whole numbers")
+
+    def conv(c_in, c_out, k, pad, stage):
+        layer = Conv2D(c_in, c_out, k, padding=pad, dtype=dtype)
+        layer.weight_decay = conv_wd[stage]
+        layer.l2 = conv_wd[stage] if conv_decay == "double" else 0.0
+        return layer
+
+    def norm(c):
+        return [BatchNorm(c, dtype=dtype)] if batchnorm else []
+
     layers: list[Layer] = []
     for i, k in enumerate(kernels):
-        conv = Conv2D(channels[i], channels[i + 1], k, padding=padding, dtype=dtype)
-        conv.weight_decay = conv_wd[i]
-        conv.l2 = conv_wd[i] if conv_decay == "double" else 0.0
-        layers += [conv, activation_layer(activation), MaxPool2D(2)]
+        c = channels[i + 1]
+        layers += [conv(channels[i], c, k, padding, i), *norm(c), activation_layer(activation),
+                   MaxPool2D(2)]
+        for _ in range(int(blocks[i])):
+            branch = [conv(c, c, 3, 1, i), *norm(c), activation_layer(activation),
+                      conv(c, c, 3, 1, i), *norm(c)]
+            layers += [Residual(branch), activation_layer(activation)]
     layers.append(Flatten())
     for i, (n_in, n_out) in enumerate(itertools.pairwise(linear_sizes)):
         if dropout:
@@ -327,11 +367,12 @@ def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -
 # --- save / load -------------------------------------------------------------------------------
 
 def save(model: Sequential, path) -> None:
-    """Write ``model`` to one ``.npz``: ``param/<name>`` arrays + the architecture as JSON.
-    Atomic: a crash mid-write leaves any previous file intact."""
+    """Write ``model`` to one ``.npz``: ``param/<name>`` and ``buffer/<name>`` arrays + the
+    architecture as JSON. Atomic: a crash mid-write leaves any previous file intact."""
     header = {"format": FORMAT, "nnlib_version": __version__, "dtype": str(model.dtype),
               "architecture": model.architecture(), "meta": model.meta}
     arrays = {f"param/{name}": p for name, p, _ in model.parameters()}
+    arrays.update({f"buffer/{name}": b for name, b in model.buffers()})
     arrays["__header__"] = np.array(json.dumps(header))
     write_npz(path, arrays)
 
@@ -356,7 +397,8 @@ def load(path) -> Sequential:
         if header.get("format") != FORMAT:
             raise ValueError(f"format {header.get('format')!r}, expected {FORMAT!r}")
         model = from_architecture(header["architecture"], dtype=np.dtype(header["dtype"]))
-        state = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+        state = {k.split("/", 1)[1]: v for k, v in arrays.items()
+                 if k.startswith(("param/", "buffer/"))}
         model.load_state_dict(state)
         model.meta = header.get("meta", {})
     except (ValueError, KeyError, TypeError) as exc:

@@ -138,6 +138,7 @@ def parse_model(raw, path, report: bool) -> Any:
                   INITS, TYPE_ALIASES["init"])
     dropout = number(sec.get("dropout", default["dropout"]), sec.where("dropout"), lo=0, hi=1,
                      hi_open=True)
+    batchnorm = boolean(sec.get("batchnorm", default["batchnorm"]), sec.where("batchnorm"))
     if kind == "mlp":
         p = sec.where("sizes")
         sizes = _sizes(sec.require("sizes", "e.g. [784, 1000, 10]"), p, 2)
@@ -147,7 +148,7 @@ def parse_model(raw, path, report: bool) -> Any:
             fail(f"{p}[{len(sizes) - 1}]", sizes[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
         wd = _decays(sec, "weight_decay", len(sizes) - 1, "Linear layer")
         return schema.ModelConfig(type="mlp", sizes=sizes, activation=act, init=init,
-                                  weight_decay=wd, dropout=dropout)
+                                  weight_decay=wd, dropout=dropout, batchnorm=batchnorm)
 
     p = sec.where("channels")
     channels = _sizes(sec.require("channels", "e.g. [1, 6, 16]"), p, 2)
@@ -179,9 +180,18 @@ def parse_model(raw, path, report: bool) -> Any:
         fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
     conv_decay = choice(sec.get("conv_decay", default["conv_decay"]), sec.where("conv_decay"),
                         CONV_DECAYS)
+    blocks = sec.get("residual_blocks", default["residual_blocks"])
+    p = sec.where("residual_blocks")
+    if isinstance(blocks, list):
+        if len(blocks) != len(kernels):
+            fail(p, blocks, f"must be one int or {len(kernels)} entries (one per conv stage)")
+        blocks = [integer(b, f"{p}[{i}]", lo=0) for i, b in enumerate(blocks)]
+    else:
+        blocks = integer(blocks, p, lo=0)
     return schema.ModelConfig(
         type="cnn", channels=channels, kernels=kernels, padding=padding, linear_sizes=linear,
-        activation=act, init=init, dropout=dropout, conv_decay=conv_decay,
+        activation=act, init=init, dropout=dropout, conv_decay=conv_decay, batchnorm=batchnorm,
+        residual_blocks=blocks,
         weight_decay=_decays(sec, "weight_decay", len(kernels), "conv layer"),
         linear_weight_decay=_decays(sec, "linear_weight_decay", len(linear) - 1, "Linear layer"))
 
@@ -236,7 +246,8 @@ def parse_train(raw, path, report: bool) -> schema.TrainConfig:
             **{**schema.EARLY_STOPPING_DEFAULTS, **es})
     a = _subsection(sec, "augmentation", AUG_KEYS, '{"mode": "append"}')
     if a is not None:
-        given = {k: number(a.get(k), a.where(k)) for k in ("rotate", "shift", "p") if a.has(k)}
+        # every field but the mode is a number (rotate, shift, p, elastic_alpha, elastic_sigma)
+        given = {k: number(a.get(k), a.where(k)) for k in AUG_KEYS if k != "mode" and a.has(k)}
         if a.has("mode"):
             given["mode"] = choice(a.get("mode"), a.where("mode"), AUG_MODES,
                                    TYPE_ALIASES["augmentation"])
