@@ -6,7 +6,9 @@ the report ``nnlib.report``.
 """
 __version__ = "0.1.0"
 
+from .nn.ensemble import Ensemble
 from .nn.layers import (
+    BatchNorm,
     Conv2D,
     Dropout,
     Flatten,
@@ -15,6 +17,7 @@ from .nn.layers import (
     Linear,
     MaxPool2D,
     ReLU,
+    Residual,
     Sigmoid,
     Tanh,
 )
@@ -25,8 +28,9 @@ from .nn.optim import SGD, Adam, Momentum
 from .nn.schedules import ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR
 
 __all__ = [
-    "SGD", "Adam", "ConstantLR", "Conv2D", "CosineLR", "CrossEntropyLoss", "Dropout",
-    "ExponentialLR", "Flatten", "Layer", "LeakyReLU", "Linear", "MaxPool2D", "Momentum",
-    "MultiStepLR", "ReLU", "Sequential", "Sigmoid", "StepLR", "Tanh", "__version__", "accuracy",
+    "SGD", "Adam", "BatchNorm", "ConstantLR", "Conv2D", "CosineLR", "CrossEntropyLoss",
+    "Dropout", "Ensemble", "ExponentialLR", "Flatten", "Layer", "LeakyReLU", "Linear",
+    "MaxPool2D", "Momentum", "MultiStepLR", "ReLU", "Residual", "Sequential", "Sigmoid",
+    "StepLR", "Tanh", "__version__", "accuracy",
     "build_model", "cnn", "confusion_matrix", "init_weights", "load", "mlp", "save",
 ]

@@ -16,6 +16,7 @@ import pytest
 
 import nnlib.lab.training
 from nnlib.lab import experiments, recipes
+from nnlib.lab import grid as grid_module
 from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.config import ConfigError, with_overrides
 from nnlib.lab.data import DataSpec, load_splits
@@ -345,7 +346,7 @@ def test_grid_records_a_failing_cell_and_finishes_the_others(tmp_path):
 ])
 def test_grid_bad_axis_fails_fast_before_training(tmp_path, monkeypatch, axes):
     cells = []
-    monkeypatch.setattr(experiments, "_cell", lambda *a, **k: cells.append(a))
+    monkeypatch.setattr(grid_module, "_cell", lambda *a, **k: cells.append(a))
     with pytest.raises(ConfigError):
         grid(tiny(), axes, seeds=(0, 1), runs_dir=tmp_path / "runs", progress=False)
     assert cells == []
@@ -453,23 +454,24 @@ def test_grid_dask_backend_matches_loky(tmp_path, processes):
 
 def test_grid_submits_longest_runs_first_and_keeps_the_row_order(tmp_path, monkeypatch):
     axes = {"model.sizes": [[784, 8, 10], [784, 32, 10], [784, 16, 10]]}
-    jobs = [({"model.sizes": s}, seed) for s in axes["model.sizes"] for seed in (0, 1)]
-    order, pending = experiments._schedule(tiny().to_dict(), jobs, tmp_path)
+    base = tiny().to_dict()
+    jobs = [(base, {"model.sizes": s}, seed) for s in axes["model.sizes"] for seed in (0, 1)]
+    order, pending = grid_module._schedule(jobs, tmp_path)
     assert pending == 6
-    assert [jobs[i][0]["model.sizes"][1] for i in order] == [32, 32, 16, 16, 8, 8]
+    assert [jobs[i][1]["model.sizes"][1] for i in order] == [32, 32, 16, 16, 8, 8]
     submitted = []
-    original = experiments._cell
+    original = grid_module._cell
 
     def cell(base, overrides, seed, runs_dir, data_dir, threads):
         submitted.append((overrides["model.sizes"][1], seed, threads))
         return original(base, overrides, seed, runs_dir, data_dir, threads)
-    monkeypatch.setattr(experiments, "_cell", cell)
+    monkeypatch.setattr(grid_module, "_cell", cell)
     df = grid(tiny(), axes, seeds=(0, 1), runs_dir=tmp_path, progress=False)
     assert [s for s, _, _ in submitted] == [32, 32, 16, 16, 8, 8]
     assert [s[1] for s in df["model.sizes"]] == [8, 8, 32, 32, 16, 16]  # the axes' order
     assert list(df["seed"]) == [0, 1] * 3
     # the keys _schedule checks are the run directories grid wrote: nothing is left to train
-    assert experiments._schedule(tiny().to_dict(), jobs, tmp_path)[1] == 0
+    assert grid_module._schedule(jobs, tmp_path)[1] == 0
 
 
 def test_grid_gives_a_lone_run_every_core(tmp_path, monkeypatch):
@@ -478,12 +480,12 @@ def test_grid_gives_a_lone_run_every_core(tmp_path, monkeypatch):
     import os
     grid(tiny(), {"optimizer.lr": [0.05]}, seeds=(0,), runs_dir=tmp_path, progress=False)
     threads = []
-    original = experiments._cell
+    original = grid_module._cell
 
     def cell(base, overrides, seed, runs_dir, data_dir, n_threads):
         threads.append(n_threads)
         return original(base, overrides, seed, runs_dir, data_dir, n_threads)
-    monkeypatch.setattr(experiments, "_cell", cell)
+    monkeypatch.setattr(grid_module, "_cell", cell)
     df = grid(tiny(), {"optimizer.lr": [0.05, 0.1]}, seeds=(0,), n_jobs=2, runs_dir=tmp_path,
               progress=False)
     assert threads == [os.cpu_count() or 1] * 2
@@ -514,3 +516,27 @@ def test_run_without_the_log_variable_writes_no_log(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run(tiny(), 0, runs_dir=tmp_path / "runs", progress="off")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def test_runs_trains_several_whole_configs_like_run(tmp_path):
+    configs = {"wide": tiny(), "narrow": tiny(**{"model.sizes": [784, 8, 10],
+                                                  "optimizer.lr": 0.05})}
+    df = experiments.runs(configs, seeds=(0, 1), n_jobs=2, runs_dir=tmp_path, progress=False)
+    assert list(df["label"]) == ["wide", "wide", "narrow", "narrow"]
+    assert list(df["seed"]) == [0, 1, 0, 1]
+    assert df["error"].map(lambda e: e is None).all(), df.get("traceback")
+    for row in df.itertuples():  # each row is the cached run of (its config, its seed)
+        alone = run(configs[row.label], row.seed, runs_dir=tmp_path, progress="off",
+                    log=lambda *a: None)
+        assert str(alone.run_dir) == row.run_dir
+        assert alone.test_accuracy == row.test_accuracy
+    with pytest.raises(ValueError, match="at least one config"):
+        experiments.runs({}, runs_dir=tmp_path)
+    # seeds per config: the finished runs come back from the cache, in the configs' order
+    again = experiments.runs(configs, seeds={"wide": [1], "narrow": [0, 1]}, runs_dir=tmp_path,
+                             progress=False)
+    assert list(zip(again["label"], again["seed"])) == [("wide", 1), ("narrow", 0),
+                                                        ("narrow", 1)]
+    assert list(again["run_dir"]) == list(df["run_dir"][1:])
+    with pytest.raises(ValueError, match="no seeds given for 'narrow'"):
+        experiments.runs(configs, seeds={"wide": [0]}, runs_dir=tmp_path)

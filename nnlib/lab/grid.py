@@ -1,0 +1,180 @@
+"""Many runs at once: ``grid`` (every combination of a few config values, for each seed) and
+``runs`` (several whole configs, for each seed), on parallel workers, resumable through the run
+cache; and ``summarize`` (mean and std over seeds).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import os
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import one_line
+from ..nn import parallel
+from ..paths import default_data_dir, default_runs_dir
+from .config import Config, ConfigError, load_config, with_overrides
+from .experiments import METRICS, _has_result, run, run_key
+
+
+def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int) -> dict:
+    """Run one grid cell in a worker; never raises (a failure is recorded in the row)."""
+    from threadpoolctl import threadpool_limits
+    row = {**overrides, "seed": seed}
+    t0 = time.perf_counter()
+    try:
+        # A worker's stdout is its parent's terminal, not the notebook: keep MNIST loading quiet.
+        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1), \
+                contextlib.redirect_stdout(io.StringIO()):
+            cfg = with_overrides(load_config(base), overrides)
+            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
+                         log=lambda *a, **k: None)
+        row.update({k: result.metrics[k] for k in METRICS})
+        row.update({"run_dir": str(result.run_dir), "error": None})
+    except Exception as exc:
+        row.update(dict.fromkeys(METRICS, np.nan))
+        row.update({"run_dir": None,
+                    "error": one_line(f"{type(exc).__name__}: {exc}"),
+                    "traceback": traceback.format_exc(limit=3)})
+    row["cell_time_s"] = time.perf_counter() - t0
+    return row
+
+
+def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
+         backend: str = "loky", scheduler: str | None = None, progress: bool = True):
+    """Run every combination of ``axes`` (``{"optimizer.lr": [...], "model.sizes": [...]}``,
+    dotted paths of the normalised config) for each seed; returns a pandas DataFrame with one
+    row per (cell, seed): the axis values, the seed, the test metrics and ``error`` (None, or
+    the one-line error of a failed cell). Finished cells come from the run cache, so an
+    interrupted grid resumes where it stopped.
+
+    ``n_jobs`` workers run in parallel through joblib - no more than there are runs left to
+    train, each with ``cores // workers`` threads - and get the runs to train longest first
+    (``_cost``), so they finish together; rows keep the axes' order. ``backend="dask"`` sends
+    the cells to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
+    ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
+    """
+    import pandas as pd
+
+    base = load_config(base_config).to_dict()
+    for path, values in axes.items():
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") \
+                or len(values) == 0:
+            raise ConfigError(f"grid axis {path!r}: expected a non-empty list of values, "
+                              f"got {values!r}", path)
+    names = list(axes)
+    cells = [dict(zip(names, values)) for values in itertools.product(*axes.values())]
+    for cell in cells:  # fail fast on a bad axis path or value, before any training
+        with_overrides(load_config(base), cell)
+    rows = _execute([(base, cell, s) for cell in cells for s in seeds], n_jobs, runs_dir,
+                    data_dir, backend, scheduler, progress)
+    df = pd.DataFrame(rows)
+    # pandas >= 3 stores a str column's None as NaN; keep the documented None for good cells
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
+    for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
+        df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
+    return df
+
+
+def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, scheduler, progress):
+    """Run ``jobs`` = [(config dict, overrides, seed)] (``_cell`` each) on ``n_jobs`` workers;
+    the rows come back in the jobs' order."""
+    from joblib import Parallel, delayed, parallel_config
+
+    runs_dir = str(Path(runs_dir or default_runs_dir()).resolve())
+    data_dir = str(Path(data_dir or default_data_dir()).resolve())
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    # Longest runs first (the workers then finish together), and no more workers than runs
+    # left to train: a lone run gets every core's nnlib threads (same numbers on 1 or 2).
+    order, pending = _schedule(jobs, Path(runs_dir))
+    n_jobs = max(1, min(n_jobs, pending))
+    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    ordered = [jobs[i] for i in order]
+    if backend == "dask":
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ImportError("grid(backend='dask') needs dask.distributed: "
+                              "pip install 'nnlib[cluster]'") from None
+        client = Client(scheduler) if scheduler else Client(processes=True)
+        try:
+            with parallel_config(backend="dask"):
+                rows = Parallel(n_jobs=-1)(delayed(_cell)(b, c, s, runs_dir, data_dir, 1)
+                                           for b, c, s in ordered)
+        finally:
+            client.close()
+    else:
+        if n_jobs > 1:
+            _data_warmup(data_dir)
+        rows = Parallel(n_jobs=n_jobs, backend=backend, verbose=5 if progress else 0)(
+            delayed(_cell)(b, c, s, runs_dir, data_dir, threads) for b, c, s in ordered)
+    return [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
+
+
+def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
+         backend: str = "loky", scheduler: str | None = None, progress: bool = True):
+    """Run several whole configs (``{label: config}``, e.g. two recipes and an ablation's
+    variants) on the same workers as :func:`grid`, all in one pass (so the workers stay busy to
+    the end); ``seeds``: the seeds of every config, or ``{label: seeds}``. Returns a DataFrame
+    with one row per (config, seed) in that order: ``label``, the seed, the test metrics,
+    ``run_dir`` and ``error``."""
+    import pandas as pd
+
+    if not configs:
+        raise ValueError("runs() needs at least one config")
+    if isinstance(seeds, dict):
+        missing = [label for label in configs if label not in seeds]
+        if missing:
+            raise ValueError(f"runs(): no seeds given for {', '.join(map(repr, missing))}")
+    seeds_of = {label: list(seeds[label] if isinstance(seeds, dict) else seeds)
+                for label in configs}
+    bases = {label: load_config(cfg).to_dict() for label, cfg in configs.items()}
+    labels = [label for label in bases for _ in seeds_of[label]]
+    rows = _execute([(bases[label], {}, s) for label in bases for s in seeds_of[label]], n_jobs,
+                    runs_dir, data_dir, backend, scheduler, progress)
+    df = pd.DataFrame([{"label": label, **row} for label, row in zip(labels, rows)])
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
+    return df
+
+
+def _cost(config: Config) -> float:
+    """A rough relative cost of training ``config``: epochs × images × weights of the dense
+    layers (for ordering a grid's cells, which share a model type)."""
+    images = config.data.n_train or 50_000
+    aug = config.train.augmentation
+    if aug is not None and aug.mode in ("append", "overwrite"):
+        images *= 2
+    sizes = getattr(config.model, "sizes", None) or getattr(config.model, "linear_sizes", None)
+    width = sum(a * b for a, b in itertools.pairwise(sizes)) if sizes else 1
+    return float(config.train.epochs * images * width)
+
+
+def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
+    """The order to submit ``jobs`` = [(config dict, overrides, seed)] in (runs to train,
+    longest first; then the finished ones) and how many runs are left to train."""
+    todo, done = [], []
+    for i, (base, cell, seed) in enumerate(jobs):
+        cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
+        if _has_result(runs_root / run_key(cfg, seed)):
+            done.append(i)
+        else:
+            todo.append((-_cost(cfg), i))
+    return [i for _, i in sorted(todo)] + done, len(todo)
+
+
+def _data_warmup(data_dir: str) -> None:
+    """Fetch/verify MNIST once in the parent so workers don't race to build the cache."""
+    from .mnist import load_mnist
+    load_mnist(data_dir, log=lambda *a, **k: None)
+
+
+def summarize(df, by, metrics=("test_accuracy", "test_loss")):
+    """Mean and std over seeds of ``metrics`` grouped by the columns ``by``."""
+    agg = df.groupby(list(by), dropna=False)[list(metrics)].agg(["mean", "std", "count"])
+    agg.columns = [f"{m}_{s}" for m, s in agg.columns]
+    return agg.reset_index()
