@@ -381,3 +381,20 @@ def test_ctrl_c_in_nnlib_report_says_how_to_continue(monkeypatch, capsys):
     assert err == ["nnlib: error: interrupted; the notebooks that finished are kept and the one "
                    "that was running is recorded as interrupted; continue with: nnlib report (it "
                    "re-runs only what is not done)"]
+
+
+def test_a_writer_killed_while_writing_its_holder_note_leaves_no_temporary_file(tmp_path):
+    """kill -9 between the holder note's temporary write and its rename leaves
+    ``.locks/.<name>.holder.json.<random>.tmp``; the next writer of that run removes it (and
+    leaves other runs' files alone)."""
+    runs = tmp_path / "runs"
+    run_dir = runs / ex.run_key(with_overrides(load_config(CFG), {"train.seed": 0}), 0)
+    locks = runs / runcache.LOCKS
+    locks.mkdir(parents=True)
+    leftover = locks / f".{run_dir.name}.holder.json.k1ll3d.tmp"
+    leftover.write_text("{\"pid\": 1")
+    other = locks / ".someotherrun.holder.json.abc.tmp"
+    other.write_text("")
+    _run(runs)
+    assert not leftover.exists()
+    assert other.exists()

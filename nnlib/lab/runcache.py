@@ -209,6 +209,9 @@ def writer_lock(run_dir, runs_root, *, wait: bool = True):
         raise RunBusy(f"{run_dir} is being written by another process ({_holder_text(info)}); "
                       "wait for it to finish or stop it") from None
     try:
+        # a writer killed while writing its holder note leaves the note's temporary file
+        for leftover in locks.glob(f".{holder.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
         try:  # a holder note that survived its lock: that process died while writing
             stale = json.loads(holder.read_text(encoding="utf-8"))
             warnings.warn(f"{run_dir}: taking over the writer lock of {_holder_text(stale)}, "
