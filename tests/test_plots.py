@@ -48,3 +48,21 @@ def test_comparison_marks_published_and_replayed():
     np.testing.assert_allclose(markers["report's code, replayed"], [0.9374, np.nan])
     lo, hi = ax.get_ylim()
     assert lo <= 0.9225 and hi >= 0.958
+
+
+def test_time_accuracy_points_means_colours_and_targets():
+    rows = [{"recipe": name, "seed": s, "training_time_s": t + 10 * s,
+             "test_accuracy": a + 0.001 * s}
+            for name, t, a in [(f"r{i}", 100 + 10 * i, 0.98 + 0.001 * i) for i in range(12)]
+            for s in (0, 1)]
+    fig = plots.plot_time_accuracy(pd.DataFrame(rows), "recipe",
+                                   targets={"target CNN": 0.996}, title="t")
+    ax = fig.axes[0]
+    # per group: the runs (small) and their mean (large, in the legend), one colour per group
+    means = [c for c in ax.collections if c.get_label().startswith("r")]
+    assert len(means) == 12
+    np.testing.assert_allclose(means[3].get_offsets()[0], [135.0, 0.9835])
+    colours = {tuple(np.round(c.get_facecolor()[0], 3)) for c in means}
+    assert len(colours) == 12, "two groups share a colour"
+    assert [round(line.get_ydata()[0], 4) for line in ax.get_lines()] == [0.996]
+    assert ax.get_xlabel().startswith("training time") and ax.get_title() == "t"

@@ -72,3 +72,29 @@ def test_quick_versions_are_valid_and_distinct(make):
     q = recipes.quick(cfg)
     assert (q.train.epochs, q.data.n_train, q.data.n_valid) == (1, 2000, 500)
     assert q.data.split == cfg.data.split and run_key(q, 0) != run_key(cfg, 0)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_beyond_recipes_and_their_ablations(kind):
+    variants = recipes.beyond_ablations(kind)
+    recipe = variants.pop("recipe")
+    assert recipe == (recipes.beyond_mlp() if kind == "mlp" else recipes.beyond_cnn())
+    aug = recipe.train.augmentation
+    assert (aug.mode, aug.elastic_alpha) == ("online", 34.0) and aug.elastic_sigma > 0
+    assert recipe.schedule.T_max == recipe.train.epochs  # cosine decays to 0 at the last epoch
+    assert recipe.data.split == "random"  # our own split: the test set never selects
+    if kind == "cnn":
+        assert recipe.model.batchnorm and recipe.model.residual_blocks == [0, 1]
+    else:
+        assert len(recipe.model.sizes) == 4 and recipe.model.dropout > 0
+    assert list(variants) == list(recipes.ABLATIONS[kind])
+    base = recipe.to_dict()
+    for label, cfg in variants.items():  # each removes exactly the one thing its label says
+        changed = {(section, k) for section, fields in cfg.to_dict().items()
+                   for k, v in (fields or {}).items() if base[section].get(k) != v}
+        expected = {tuple(path.split(".")[:2]) for path in recipes.ABLATIONS[kind][label]}
+        if label.startswith("− depth"):
+            expected.add(("model", "weight_decay"))  # one entry per Linear layer
+        assert changed == expected, label
+    with pytest.raises(ValueError, match="expected one of mlp, cnn"):
+        recipes.beyond_ablations("rnn")

@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_overview", "01_activations", "02_optimizers", "03_grid_search",
-            "04_scheduler_gamma", "05_regularization", "06_cnn", "07_augmentation", "08_weights"]
+            "04_scheduler_gamma", "05_regularization", "06_cnn", "07_augmentation", "08_weights",
+            "09_beyond"]
 
 
 def test_every_expected_notebook_exists_and_is_committed_without_outputs():

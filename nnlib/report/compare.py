@@ -136,6 +136,12 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
+def seed_text(stats: tuple) -> str:
+    """One ``seed_stats`` entry ``(mean, std, n)`` as "0.9912 ± 0.0005" (the mean alone for a
+    single seed)."""
+    return _pm(stats[0], stats[1])
+
+
 def comparison_table(df, by: str, published: dict | None = None, replayed: dict | None = None,
                      labels: dict | None = None):
     """One row per ``by`` value: the published, replayed and our test accuracy (mean ± std over

@@ -140,6 +140,36 @@ def plot_comparison(df, label_col: str, value: str = "test_accuracy", reference=
     return fig
 
 
+def plot_time_accuracy(df, label_col: str, time: str = "training_time_s",
+                       value: str = "test_accuracy", targets: dict | None = None,
+                       title: str | None = None):
+    """Test accuracy against training seconds: one point per run, one colour per
+    ``label_col`` value, its seeds' mean as a larger marker; ``targets``: {label: accuracy}
+    drawn as dashed horizontal lines. The time-to-accuracy view of what each idea costs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 5))
+    groups = list(df.groupby(label_col, sort=False))
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")  # one colour per group
+    colors = [cmap(i % cmap.N) for i in range(len(groups))]
+    for i, (label, g) in enumerate(groups):
+        c = colors[i % len(colors)]
+        ax.scatter(g[time], g[value], s=18, color=c, alpha=0.5)
+        ax.scatter(g[time].mean(), g[value].mean(), s=80, color=c, edgecolor="k",
+                   label=f"{label} ({len(g)} run{'s' if len(g) > 1 else ''})")
+    for name, acc in (targets or {}).items():
+        ax.axhline(acc, color="grey", ls="--", lw=1)
+        ax.annotate(name, (ax.get_xlim()[0], acc), fontsize=8, color="grey",
+                    xytext=(4, 2), textcoords="offset points")
+    ax.set_xlabel("training time (s, this machine)")
+    ax.set_ylabel(value.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_size_sweep(df, by: str, size: str = "data.n_train", value: str = "test_accuracy",
                     published: dict | None = None, replayed: dict | None = None,
                     title: str | None = None):
