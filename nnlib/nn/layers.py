@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import parallel
+from . import parallel, registry
 from .base import Layer, _check_positive, _pair, layer_config, walk  # noqa: F401  (re-exported)
 from .conv import (  # noqa: F401  (re-exported: the layer types live in one namespace)
     MATMUL_BLOCK,
@@ -180,8 +180,6 @@ ACTIVATIONS = {"relu": ReLU, "leakyrelu": LeakyReLU, "sigmoid": Sigmoid, "tanh":
 LAYER_TYPES = {cls.__name__: cls for cls in
                (Linear, Conv2D, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout,
                 BatchNorm, Residual)}
-#: Layer types whose constructor takes the parameters' dtype.
-TYPED_LAYERS = ("Linear", "Conv2D", "BatchNorm")
 
 
 def activation(name: str) -> Layer:
@@ -204,11 +202,12 @@ def layer_from_config(cfg: dict, dtype=None) -> Layer:
     if kind not in LAYER_TYPES:
         raise ValueError(f"unknown layer type {kind!r}")
     wd, l2 = float(cfg.pop("weight_decay", 0.0)), float(cfg.pop("l2", 0.0))
-    if kind == "Residual":
-        layer = Residual.from_config(cfg, lambda c: layer_from_config(c, dtype))
+    cls = LAYER_TYPES[kind]
+    if hasattr(cls, "from_config"):  # made of layers: it rebuilds them through this function
+        layer = cls.from_config(cfg, lambda c: layer_from_config(c, dtype))
     else:
-        if dtype is not None and kind in TYPED_LAYERS:
+        if dtype is not None and "dtype" in registry.fields(cls):
             cfg["dtype"] = dtype
-        layer = LAYER_TYPES[kind](**cfg)
+        layer = cls(**cfg)
     layer.weight_decay, layer.l2 = wd, l2
     return layer

@@ -34,11 +34,17 @@ class Residual(Layer):
         if not self.branch:
             raise ValueError("Residual needs a branch of at least one layer")
         super().__init__()
+        for path, layer in self._named_sublayers():
+            for what in ("params", "grads", "buffers"):
+                getattr(self, what).update({f"{path}.{k}": v
+                                            for k, v in getattr(layer, what).items()})
+
+    def _named_sublayers(self):
+        """``("branch.0", layer), ..., ("projection.0", layer), ...``: the prefix of each
+        sublayer's names here."""
         for prefix, layers in (("branch", self.branch), ("projection", self.projection)):
             for i, layer in enumerate(layers):
-                for what in ("params", "grads", "buffers"):
-                    getattr(self, what).update({f"{prefix}.{i}.{k}": v
-                                                for k, v in getattr(layer, what).items()})
+                yield f"{prefix}.{i}", layer
 
     @staticmethod
     def _layers(layers, name: str) -> list[Layer]:
@@ -84,9 +90,8 @@ class Residual(Layer):
             layer.clear_cache()
 
     def penalties(self, attr):
-        return {f"{prefix}.{i}.{k}": v
-                for prefix, layers in (("branch", self.branch), ("projection", self.projection))
-                for i, layer in enumerate(layers) for k, v in layer.penalties(attr).items()}
+        return {f"{path}.{k}": v for path, layer in self._named_sublayers()
+                for k, v in layer.penalties(attr).items()}
 
     def config(self):
         return {"type": "Residual", "branch": [layer_config(layer) for layer in self.branch],
