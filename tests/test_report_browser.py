@@ -6,10 +6,11 @@ Skips naming what is missing when there is no Chromium (or no playwright); NNLIB
 (CI) turns that skip into a failure.
 """
 import contextlib
+from pathlib import Path
 
 import pytest
 
-PAGES = ["report.html", "01_activations.html", "06_cnn.html"]
+PAGES = ["report.html", "01_activations.html", "06_cnn.html", "09_beyond.html"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,8 @@ def test_every_toc_link_targets_an_element_and_print_hides_the_sidebar(quick_rep
             && !document.getElementById(decodeURIComponent(h.slice(1))))""", hrefs)
         assert not missing, f"TOC links without a target: {missing}"
         sections = page.locator("section.nnlib-section").count()
-        assert sections == 10  # nine notebooks and "What we found"
+        notebooks = len(list((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+        assert sections == notebooks + 1  # one per notebook and "What we found"
         assert page.locator("nav.nnlib-toc").is_visible()
         page.emulate_media(media="print")
         assert not page.locator("nav.nnlib-toc").is_visible()
