@@ -312,9 +312,13 @@ def test_a_signal_during_training_says_what_is_saved_and_how_to_continue(tmp_pat
     cfg.write_text(json.dumps({**CFG, "train": {**CFG["train"], "epochs": 200}}))
     out = tmp_path / "run"
     env = {**os.environ, "NNLIB_RUNS": str(tmp_path / "runs"), "NNLIB_PROGRESS": "off"}
+    # A suite started in the background by a non-interactive shell (`make test &`) ignores
+    # SIGINT, and a child inherits that (Python then installs no KeyboardInterrupt handler):
+    # the child gets the default disposition back, as a terminal's Ctrl-C would find it.
     proc = subprocess.Popen([sys.executable, "-m", "nnlib", "train", str(cfg), "--out", str(out),
                              "--data-dir", str(DATA_DIR)], env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (out / "checkpoint" / "state.npz").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
