@@ -58,8 +58,6 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     the cells to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
     ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
     """
-    import pandas as pd
-
     base = load_config(base_config).to_dict()
     for path, values in axes.items():
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") \
@@ -72,9 +70,7 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
         with_overrides(load_config(base), cell)
     rows = _execute([(base, cell, s) for cell in cells for s in seeds], n_jobs, runs_dir,
                     data_dir, backend, scheduler, progress)
-    df = pd.DataFrame(rows)
-    # pandas >= 3 stores a str column's None as NaN; keep the documented None for good cells
-    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
+    df = _frame(rows)
     for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
         df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
     return df
@@ -123,8 +119,6 @@ def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=
     the end); ``seeds``: the seeds of every config, or ``{label: seeds}``. Returns a DataFrame
     with one row per (config, seed) in that order: ``label``, the seed, the test metrics,
     ``run_dir`` and ``error``."""
-    import pandas as pd
-
     if not configs:
         raise ValueError("runs() needs at least one config")
     if isinstance(seeds, dict):
@@ -137,7 +131,15 @@ def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=
     labels = [label for label in bases for _ in seeds_of[label]]
     rows = _execute([(bases[label], {}, s) for label in bases for s in seeds_of[label]], n_jobs,
                     runs_dir, data_dir, backend, scheduler, progress)
-    df = pd.DataFrame([{"label": label, **row} for label, row in zip(labels, rows)])
+    return _frame([{"label": label, **row} for label, row in zip(labels, rows)])
+
+
+def _frame(rows: list):
+    """The rows of ``_cell`` as a DataFrame, ``error`` None for the good ones (pandas >= 3
+    stores a str column's None as NaN)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
     df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     return df
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Layer, _check_positive
+from .conv import batch_innermost
 
 
 def _rows(x: np.ndarray, innermost: bool | None = None) -> tuple[np.ndarray, callable, bool]:
@@ -23,7 +24,7 @@ def _rows(x: np.ndarray, innermost: bool | None = None) -> tuple[np.ndarray, cal
     if innermost is None:
         innermost = x.transpose(1, 2, 3, 0).flags.c_contiguous
     if innermost:
-        z = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(c, -1)
+        z = batch_innermost(x).reshape(c, -1)
         return z, lambda z2: z2.reshape(c, h, w, n).transpose(3, 0, 1, 2), True
     z = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(c, -1)
     return z, lambda z2: z2.reshape(c, n, h, w).transpose(1, 0, 2, 3), False
