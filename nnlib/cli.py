@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "Execute notebooks/NN_*.ipynb with papermill and render reports/report.html "
                  "(the whole lab as one document), one page per notebook and reports/index.html. "
                  "Progress: a bar on a terminal (notebooks running, n/N "
-                 "done, time elapsed, time left estimated from the previous run), else one line "
+                 "done, time elapsed, time left estimated from the previous run or, on a first "
+                 "run, the dev machine's times), else one line "
                  "per notebook start and finish.", data_dir=False)
     p.add_argument("--quick", action="store_true",
                    help="small, fast settings; written to reports/quick/")

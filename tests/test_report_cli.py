@@ -196,6 +196,9 @@ def test_text_formats():
     assert left_text(95 * 60) == "~1 h 35 min left"
     assert left_text(None) == "time left unknown (no previous durations)"
     assert left_text(600, guessed=2) == "~10 min left (2 guessed from the mean)"
+    assert left_text(600, referenced=9) == "~10 min left (9 from the dev machine's times)"
+    assert left_text(600, guessed=1, referenced=2) == \
+        "~10 min left (2 from the dev machine's times; 1 guessed from the mean)"
 
 
 def test_progress_lines_and_estimate_from_previous_durations():
@@ -234,7 +237,27 @@ def test_progress_without_previous_durations():
     q = Progress(["00_a", "01_b"], {}, log=lines.append, bar=False, clock=clock)
     q.start("00_a")
     assert lines[-1].endswith("· time left unknown (no previous durations)")
-    assert q.estimate() == (None, 0)
+    assert q.estimate() == (None, 0, 0)
+
+
+def test_a_first_run_estimates_from_the_reference_durations():
+    clock, lines = Clock(), []
+    # 00 ran here before (its own time wins), 01 and 02 did not: the dev machine's times count
+    p = Progress(["00_a", "01_b", "02_c"], {"00_a": 60.0},
+                 reference={"00_a": 6000.0, "01_b": 600.0, "02_c": 1200.0},
+                 log=lines.append, bar=False, clock=clock)
+    p.start("00_a")
+    assert lines[-1].endswith("~31 min left (2 from the dev machine's times)")
+    clock.t += 60
+    p.done("00_a", 60.0, "ok")
+    p.start("01_b")
+    clock.t += 300
+    p.done("01_b", 300.0, "ok")  # done: only 02_c's reference is left
+    assert lines[-1].endswith("~20 min left (1 from the dev machine's times)")
+    # a name the reference does not know counts as the mean of the known durations
+    q = Progress(["00_a", "09_new"], {}, reference={"00_a": 600.0}, log=lines.append,
+                 bar=False, clock=clock)
+    assert q.estimate() == (1200.0, 1, 1)
 
 
 def test_progress_with_notebooks_side_by_side_is_thread_safe():

@@ -135,10 +135,16 @@ def test_only_selection_and_jobs(tmp_path):
     nb_dir = tmp_path / "notebooks"
     shutil.copytree(FIXTURES, nb_dir)
     out = tmp_path / "out"
+    (nb_dir / build.EXPECTED_DURATIONS).write_text('{"01_ok": 120, "02_fails": 60}')
+    lines = []
     # two kernels at once: each must still run in the notebooks' folder (01 checks its cwd)
     rc = build_report(quick=False, only=["01", "02"], jobs=2, notebooks_dir=nb_dir,
-                      out_dir=out, fetch_data=False, log=lambda s: None)
+                      out_dir=out, fetch_data=False, log=lines.append)
     assert rc == 1  # 02 raises
+    # a first full build estimates the time left from the committed durations
+    started = [line for line in lines if ": executing" in line]
+    assert len(started) == 2 and all(line.endswith("~2 min left (2 from the dev machine's times)")
+                                     for line in started), started
     index = json.loads((out / "index.json").read_text())
     assert [(r["number"], r["status"]) for r in index["notebooks"]] == [("01", "ok"),
                                                                         ("02", "error")]

@@ -328,8 +328,9 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         else:
             todo.append((path, key))
 
+    reference = _expected_durations(nb_dir)  # the dev machine's cold full report
     if int(jobs) > 1:
-        todo = _longest_first(todo, {**_expected_durations(nb_dir), **previous})
+        todo = _longest_first(todo, {**reference, **previous})
 
     if todo and fetch_data:
         from ..lab.mnist import load_mnist
@@ -337,7 +338,9 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
 
     t0 = time.monotonic()
     failed = 0
-    tracker = Progress([path.stem for path, _ in todo], previous, jobs=int(jobs), log=log,
+    # a quick build's notebooks take seconds: the full report's times would say nothing
+    tracker = Progress([path.stem for path, _ in todo], previous,
+                       reference=reference if mode == "full" else None, jobs=int(jobs), log=log,
                        bar={"auto": None, "bar": True, "lines": False}[progress])
     if todo:
         tracker.log(f"[report] executing {len(todo)} notebook(s) ({mode}), "

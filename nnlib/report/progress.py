@@ -13,9 +13,10 @@ elsewhere (CI, pipes, ``make report`` logs) it writes one plain line per start a
 
 The estimate replays the scheduling: ``jobs`` workers take the waiting notebooks in order, each
 expected to last as long as it did last time (a running one: what is left of that). A notebook
-without a previous duration counts as the mean of the known ones, and the line says how many were
-guessed that way ("~18 min left (2 guessed from the mean)"); with no previous duration at all the
-time left is "unknown".
+that never ran here counts with its ``reference`` duration when there is one (a first full build
+uses the dev machine's, ``notebooks/expected_durations.json``; the line says so: "~26 min left
+(9 from the dev machine's times)"), else as the mean of the known ones ("(2 guessed from the
+mean)"); with no duration at all the time left is "unknown".
 """
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ def clock_text(seconds: float) -> str:
     return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
-def left_text(seconds: float | None, guessed: int = 0) -> str:
-    """``~18 min left``; ``time left unknown`` for None; ``(2 guessed from the mean)``: how many
-    notebooks had no previous duration and count as the mean of the others."""
+def left_text(seconds: float | None, guessed: int = 0, referenced: int = 0) -> str:
+    """``~18 min left``; ``time left unknown`` for None; ``(9 from the dev machine's times)``:
+    how many notebooks count with their reference duration; ``(2 guessed from the mean)``: how
+    many had no duration at all and count as the mean of the others."""
     if seconds is None:
         return "time left unknown (no previous durations)"
     minutes = round(seconds / 60)
@@ -47,9 +49,9 @@ def left_text(seconds: float | None, guessed: int = 0) -> str:
         text = f"~{minutes // 60} h {minutes % 60:02d} min left"
     else:
         text = f"~{minutes} min left"
-    if guessed:
-        text += f" ({guessed} guessed from the mean)"
-    return text
+    notes = ([f"{referenced} from the dev machine's times"] if referenced else []) + \
+        ([f"{guessed} guessed from the mean"] if guessed else [])
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def time_left(waiting: list[float], running: list[float], jobs: int) -> float:
@@ -68,21 +70,28 @@ def time_left(waiting: list[float], running: list[float], jobs: int) -> float:
 class Progress:
     """The progress of executing ``names`` (in the order they are submitted) with ``jobs``
     notebooks side by side. ``previous`` maps a name to its last duration in seconds (None or
-    missing: unknown). ``bar``: a tqdm bar on stderr (True), plain lines through ``log`` (False),
+    missing: unknown), ``reference`` to a duration measured elsewhere, used for a name without a
+    previous one. ``bar``: a tqdm bar on stderr (True), plain lines through ``log`` (False),
     or a bar exactly when stderr is a terminal (None). Thread-safe; ``log`` lines from anywhere
     should go through :meth:`log` while a bar is drawn, so they print above it."""
 
-    def __init__(self, names, previous: dict | None = None, *, jobs: int = 1, log=print,
-                 bar: bool | None = None, clock=time.monotonic, tick: float = 1.0):
+    def __init__(self, names, previous: dict | None = None, *, reference: dict | None = None,
+                 jobs: int = 1, log=print, bar: bool | None = None, clock=time.monotonic,
+                 tick: float = 1.0):
         self.names = list(names)
         self.jobs = max(1, min(int(jobs), len(self.names) or 1))
         self._log, self._clock = log, clock
-        previous = previous or {}
-        known = [float(d) for n in self.names if (d := previous.get(n)) is not None]
-        mean = sum(known) / len(known) if known else None
-        self._expected = {n: (float(previous[n]) if previous.get(n) is not None else mean)
-                          for n in self.names}
-        self._guessed = {n for n in self.names if previous.get(n) is None}
+        previous, reference = previous or {}, reference or {}
+        durations = {}
+        for n in self.names:
+            d = previous.get(n)
+            d = reference.get(n) if d is None else d
+            if d is not None:
+                durations[n] = float(d)
+        self._referenced = {n for n in durations if previous.get(n) is None}
+        mean = sum(durations.values()) / len(durations) if durations else None
+        self._expected = {n: durations.get(n, mean) for n in self.names}
+        self._guessed = {n for n in self.names if n not in durations}
         self._started: dict[str, float] = {}
         self._done: set[str] = set()
         self._lock = threading.RLock()
@@ -101,19 +110,20 @@ class Progress:
 
     # --- what is known --------------------------------------------------------------------
 
-    def estimate(self) -> tuple[float | None, int]:
+    def estimate(self) -> tuple[float | None, int, int]:
         """(seconds left or None when unknown, how many unfinished notebooks were guessed at
-        the mean)."""
+        the mean, how many count with their reference duration)."""
         with self._lock:
             now = self._clock()
             unfinished = [n for n in self.names if n not in self._done]
             if any(self._expected[n] is None for n in unfinished):
-                return None, 0
+                return None, 0, 0
             running = [self._expected[n] - (now - self._started[n])
                        for n in unfinished if n in self._started]
             waiting = [self._expected[n] for n in unfinished if n not in self._started]
             guessed = sum(n in self._guessed for n in unfinished)
-            return time_left(waiting, running, self.jobs), guessed
+            referenced = sum(n in self._referenced for n in unfinished)
+            return time_left(waiting, running, self.jobs), guessed, referenced
 
     def facts(self) -> str:
         """``3/9 done · 12:31 elapsed · ~18 min left`` (no estimate once all are done)."""
