@@ -143,6 +143,37 @@ def test_quick_report_page_has_its_figures(quick_report, name):
     assert (out / f"{name}.html").stat().st_size < 3_000_000
 
 
+NOT_A_NUMBER = re.compile(r"\bnan\b|\bNaN\b")
+
+
+def _shown_texts(cell):
+    """The text outputs of ``cell`` a reader sees without unfolding anything: Markdown, HTML
+    (else plain text) and standard output."""
+    if cell.cell_type != "code" or set(_tags(cell)) & {"remove-cell", "remove-output", "hide-output"}:
+        return
+    for o in cell.outputs:
+        data = o.get("data", {})
+        if o.output_type == "stream" and o.get("name") == "stdout":
+            yield o.text
+        elif "text/markdown" in data or "text/html" in data:
+            yield data.get("text/markdown", "") + data.get("text/html", "")
+        elif "text/plain" in data:
+            yield data["text/plain"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED)
+def test_quick_report_shows_no_nan(quick_report, name):
+    """The quick report runs one seed: a std, a missing reference or an empty cell must read
+    as "–" or "n/a (one seed)", never as "nan"."""
+    _, out = quick_report
+    nb = nbformat.read(out / "executed" / f"{name}.ipynb", as_version=4)
+    shown = [(i, m.string[max(m.start() - 60, 0):m.end() + 20])
+             for i, c in enumerate(nb.cells) for text in _shown_texts(c)
+             for m in NOT_A_NUMBER.finditer(text)]
+    assert not shown, f"{name}: 'nan' shown in cell {shown[0][0]}: {shown[0][1]!r}"
+
+
 @pytest.mark.slow
 def test_quick_report_headlines_are_sane(quick_report):
     _, out = quick_report
