@@ -144,12 +144,13 @@ def test_quick_report_page_has_its_figures(quick_report, name):
 
 
 NOT_A_NUMBER = re.compile(r"\bnan\b|\bNaN\b")
+NOT_SHOWN_TAGS = {"remove-cell", "remove-output", "hide-output"}
 
 
 def _shown_texts(cell):
     """The text outputs of ``cell`` a reader sees without unfolding anything: Markdown, HTML
     (else plain text) and standard output."""
-    if cell.cell_type != "code" or set(_tags(cell)) & {"remove-cell", "remove-output", "hide-output"}:
+    if cell.cell_type != "code" or set(_tags(cell)) & NOT_SHOWN_TAGS:
         return
     for o in cell.outputs:
         data = o.get("data", {})
