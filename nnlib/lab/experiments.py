@@ -1,15 +1,15 @@
 """Experiments: one training run as a cached, resumable unit, and grid searches over them.
 
 ``run(config, seed)`` trains (or returns the cached result of) one configuration. Its directory
-``runs/<key>/`` is keyed by the normalised config, the seed, the data spec and a hash of nnlib's
-own source, so a repeated call returns at once and a code change never serves stale numbers.
+``runs/<key>/`` is keyed by the normalised config (data spec included), the seed and a hash of the
+source a run executes (``nnlib.lab.train`` and what it imports), so a repeated call returns at
+once and a change to that code never serves stale numbers.
 A run killed mid-way resumes from its last finished epoch the next time it is asked for; a
 finished run is verified before it is served (``runcache``: a damaged one is moved aside and
 resumed from its checkpoint, or retrained), and one process at a time writes a run directory.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -19,39 +19,27 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
+from .. import codehash
 from ..io import write_json
 from ..nn.ensemble import Ensemble
-from ..nn.models import build_model
 from ..nn.models import load as load_model
-from ..nn.models import save as save_model
-from ..nn.optim import build_optimizer
-from ..nn.schedules import build_schedule
-from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir
+from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir  # noqa: F401 (notebooks: ex.default_data_dir())
 from . import runcache
-from .callbacks import Checkpoint, EarlyStopping
 from .config import Config, load_config, with_overrides
-from .data import load_splits
-from .training import History, Trainer
+from .train import CONFIG_FILE, fit_run, load_data
+from .training import History
 
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
 
-#: The packages whose source computes results: any edit to a file in them gives new cache keys
-#: (presentation, the CLI and the report never change a number, so editing them never retrains).
-RESULT_PACKAGES = ("nn", "lab")
+#: The module a run's numbers come from: the run cache keys runs by a hash of it and of every
+#: nnlib module it imports (``nnlib.codehash``); editing anything else never retrains.
+TRAINING_ROOT = "nnlib.lab.train"
 
 
 @lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 over every ``.py`` file of the ``RESULT_PACKAGES`` directories of nnlib."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parents[1]
-    for sub in RESULT_PACKAGES:
-        for path in sorted((pkg / sub).rglob("*.py")):
-            h.update(path.relative_to(pkg).as_posix().encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    """SHA-256 of the source a run executes: ``codehash.source_hash([TRAINING_ROOT])``."""
+    return codehash.source_hash([TRAINING_ROOT])
 
 
 def run_key(config: Config, seed: int) -> str:
@@ -103,11 +91,6 @@ class RunResult:
         return cls(config=config, seed=int(meta.get("seed", config.train.seed)),
                    history=History.load(run_dir / "history.json"), metrics=meta,
                    run_dir=run_dir)
-
-
-def load_data(config, data_dir=None) -> dict:
-    """``{"train", "valid", "test"}`` arrays a config trains and tests on (see ``load_splits``)."""
-    return load_splits(load_config(config).data, data_dir=str(data_dir or default_data_dir()))
 
 
 def _draw_curves(result: RunResult) -> None:
@@ -167,7 +150,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
         if done is not None:
             return done
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = out_dir / "config.json"
+    saved = out_dir / CONFIG_FILE
     if saved.exists() and resume:
         previous = load_config(json.loads(saved.read_text()))
         if previous.to_dict() != config.to_dict():
@@ -175,44 +158,8 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
                              f"use another --out folder or delete it")
     write_json(saved, config.to_dict())
 
-    data = data if data is not None else load_data(config, data_dir)
-    train, valid, test = data["train"], data["valid"], data["test"]
-    tc = config.train
-    aug = tc.augmentation
-    if aug is not None:  # "append" / "overwrite": the training set is built once, here
-        train = aug.expand(*train, np.random.default_rng([seed, 2]))
-    online = aug if aug is not None and aug.mode == "online" else None
-
-    rng = np.random.default_rng(seed)
-    model = build_model(config.model, rng=rng)
-    optimizer = build_optimizer(config.optimizer, model)
-    schedule = build_schedule(config.schedule, optimizer)
-    callbacks = []
-    if tc.early_stopping is not None:
-        callbacks.append(EarlyStopping(**dataclasses.asdict(tc.early_stopping)))
-    ckpt_dir = out_dir / "checkpoint"
-    callbacks.append(Checkpoint(ckpt_dir, best=True))
-    trainer = Trainer(model, optimizer, schedule, callbacks=callbacks, seed=seed, augment=online,
-                      eval_every=tc.eval_every, progress=progress,
-                      empty_final_step=tc.empty_final_step)
-    state = ckpt_dir / "state.npz"
-    if resume and state.exists():
-        trainer.load_state(state)
-        log(f"resuming {out_dir} after epoch {trainer.history.epochs_run}")
-    history = trainer.fit(train, valid, epochs=tc.epochs, batch_size=tc.batch_size)
-    if not saved.exists():  # the run folder was deleted or replaced while training
-        raise FileNotFoundError(f"{out_dir}: run directory changed during training "
-                                f"({saved.name} is gone); results not written")
-
-    test_loss, test_acc = trainer.evaluate(*test)
-    metrics = {"test_loss": test_loss, "test_accuracy": test_acc,
-               "training_time_s": history.wall_time,
-               "best_valid_accuracy": history.best_valid_acc, "epochs_run": history.epochs_run,
-               "seed": seed, "stopped_early": history.stopped_early,
-               "evaluation_time_s": trainer.eval_time_s}
-    model.meta = {"config": config.to_dict(), "seed": seed, "test_accuracy": test_acc}
-    history.save(out_dir / "history.json")
-    save_model(model, out_dir / "model.npz")
+    history, metrics, _ = fit_run(config, out_dir, seed, data=data, data_dir=data_dir,
+                                  progress=progress, resume=resume, log=log)
     result = RunResult(config=config, seed=seed, history=history, metrics=metrics,
                        run_dir=out_dir)
     if save_curves:
