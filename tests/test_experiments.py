@@ -507,6 +507,11 @@ def test_run_log_records_each_call_trained_or_cached(tmp_path, monkeypatch):
     assert 0 < lines[0]["evaluation_time_s"] < lines[0]["wall_s"]
     assert lines[0]["cpu_s"] > 0 and lines[0]["notebook"] is None  # not run by the report
     assert lines[1]["training_time_s"] is None and lines[1]["wall_s"] < lines[0]["wall_s"]
+    # what the run cost when it was trained, served from the cache or not (its cost.json)
+    cost = experiments.run_cost(first.run_dir)
+    assert cost is not None and cost["cpu_s"] > 0 and 0 < cost["wall_s"] < lines[0]["wall_s"]
+    assert lines[0]["run_cpu_s"] == lines[1]["run_cpu_s"] == cost["cpu_s"]
+    assert cost["cpu_s"] <= lines[0]["cpu_s"]
     # the grid's runs log from their workers too: the cached lr 0.1 cell and the new lr 0.05 one
     assert len(lines) == 4 and sorted(line["trained"] for line in lines[2:]) == [False, True]
 

@@ -192,9 +192,31 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         # costs 1-2 s of matplotlib per run (5 % of a full report); `nnlib train` draws its own
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
                            runs_root=runs_root, save_curves=False)
+        if trained:
+            _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
              time.process_time() - cpu0)
     return result
+
+
+#: What training a cached run cost, beside its files (not part of its manifest: a record, not a
+#: result), so that a report served from the cache can still say how much compute it stands on.
+COST_FILE = "cost.json"
+
+
+def _write_cost(run_dir: Path, wall: float, cpu: float) -> None:
+    write_json(run_dir / COST_FILE, {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                                     "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                     "cpu_count": os.cpu_count()})
+
+
+def run_cost(run_dir) -> dict | None:
+    """``cost.json`` of a cached run (wall and CPU seconds its training took), None if absent."""
+    try:
+        cost = json.loads((Path(run_dir) / COST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cost if isinstance(cost, dict) else None
 
 
 def _log_run(result: RunResult, trained: bool, started: float, wall: float,
@@ -206,6 +228,8 @@ def _log_run(result: RunResult, trained: bool, started: float, wall: float,
     line = {"key": result.run_dir.name, "trained": trained, "started": round(started, 3),
             "wall_s": round(wall, 3), "lock_wait_s": round(waited, 3),
             "cpu_s": round(cpu, 3),  # this process, all threads (less than wall when it shared)
+            # what training it took, whether this call trained it or read it from the cache
+            "run_cpu_s": (run_cost(result.run_dir) or {}).get("cpu_s"),
             "training_time_s": m["training_time_s"] if trained else None,
             "evaluation_time_s": m.get("evaluation_time_s") if trained else None,
             "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
