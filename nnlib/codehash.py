@@ -3,9 +3,11 @@
 :func:`closure` follows nnlib's own imports from some root modules, read from the source with
 :mod:`ast` (nothing is imported): ``import nnlib.x``, ``from nnlib.x import y`` and relative
 ``from ..x import y``, at module level and inside functions alike (a function-level import runs
-when the function does). Importing a module runs the ``__init__.py`` of every package above it, so
-those are followed too. :func:`source_hash` is SHA-256 over the files reached (their paths and
-bytes).
+when the function does). A package's ``__init__.py`` counts where it is imported from
+(``from ..nn import parallel``, ``from .. import __version__``), not merely because a module
+below it is imported: nnlib's package files name things, they compute nothing (and
+``nnlib/report/__init__.py`` imports the whole report builder). :func:`source_hash` is SHA-256
+over the files reached (their paths and bytes).
 
 The run cache keys runs by ``source_hash(["nnlib.lab.train"])`` (``experiments.run_key``): what
 training one run executes, whatever the file is called - and nothing else, so editing a message of
@@ -63,11 +65,6 @@ def _imported(tree: ast.AST, name: str, is_package: bool, package_dir: Path) -> 
     return {m for m in found if m.split(".")[0] == PACKAGE}
 
 
-def _parents(name: str) -> list[str]:
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
 def closure(roots, package_dir=PACKAGE_DIR) -> list[Path]:
     """The source files of ``roots`` (module names, ``"nnlib.lab.train"``) and of every nnlib
     module they import, directly or not, sorted. A root that is not a module of the package
@@ -87,7 +84,7 @@ def closure(roots, package_dir=PACKAGE_DIR) -> list[Path]:
             continue
         files[name] = path
         tree = ast.parse(path.read_bytes(), filename=str(path))
-        todo += [*_imported(tree, name, _is_package(path), package_dir), *_parents(name)]
+        todo += _imported(tree, name, _is_package(path), package_dir)
     return sorted(set(files.values()))
 
 
