@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report quick-report lab fetch-data bench clean-venv
+.PHONY: test report quick-report reproduce check-report lab fetch-data bench clean-venv
 
 # A failed `venv` (e.g. Debian without python3-venv) must not leave a half-made .venv behind.
 $(BIN)/python:
@@ -32,6 +32,14 @@ report: $(STAMP)
 
 quick-report: $(STAMP)
 	$(BIN)/nnlib report --quick $(ARGS)
+
+# Every notebook again from an empty run cache (reports/reproduce/), each headline compared with
+# the published report; exit 1 if a number differs beyond the verdict rule.
+reproduce: $(STAMP)
+	$(BIN)/nnlib report --reproduce $(ARGS)
+
+check-report: $(STAMP)
+	$(BIN)/nnlib report --check
 
 fetch-data: $(STAMP)
 	$(BIN)/nnlib fetch-data

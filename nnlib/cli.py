@@ -226,20 +226,30 @@ def cmd_search(args) -> int:
 # --- report ------------------------------------------------------------------------------------
 
 def cmd_report(args) -> int:
-    from .report import build_report
     from .report.parameters import ParameterError, parse_pairs
 
+    if args.check or args.render:
+        return _report_from_files(args)
     kwargs = {}
     try:
         if args.parameter:
+            if args.reproduce:
+                raise UsageError("--reproduce runs the published report's protocol; it takes "
+                                 "no -p parameters")
             kwargs["parameters"] = parse_pairs(args.parameter)
+        jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
         if args.pdf:  # before a long build, not after it
             from .report.browser import require_chromium
             require_chromium()
-        rc = int(build_report(quick=args.quick, only=args.only, force=args.force,
-                              jobs=(os.cpu_count() or 1) if args.jobs == -1 else args.jobs,
-                              out_dir=args.out, cell_timeout=args.cell_timeout,
-                              **kwargs) or 0)
+        if args.reproduce:
+            if args.quick:
+                raise UsageError("--reproduce compares full builds; it takes no --quick")
+            from .report.build import reproduce_report
+            return int(reproduce_report(args.out, only=args.only, jobs=jobs) or 0)
+        from .report import build_report
+        return int(build_report(quick=args.quick, only=args.only, force=args.force, jobs=jobs,
+                                out_dir=args.out, cell_timeout=args.cell_timeout,
+                                pdf=True if args.pdf else "auto", **kwargs) or 0)
     except ParameterError as exc:
         raise UsageError(f"-p {exc.name}: {exc.reason}") from None
     except (KeyboardInterrupt, Terminated) as exc:
@@ -247,14 +257,36 @@ def cmd_report(args) -> int:
         raise Interrupted("interrupted; the notebooks that finished are kept and the one that "
                           "was running is recorded as interrupted; continue with: nnlib report "
                           "(it re-runs only what is not done)", code) from None
-    if args.pdf:
-        from .report.browser import print_to_pdf
-        from .report.build import output_dir
-        from .report.html import DOCUMENT
-        out = output_dir(args.quick, args.out)
-        pdf = print_to_pdf(out / DOCUMENT, out / "report.pdf")
-        print(f"[report] PDF -> {pdf}")
-    return rc
+
+
+def _report_from_files(args) -> int:
+    """``--check`` and ``--render``: read (and re-render) a built report, execute nothing."""
+    from pathlib import Path
+
+    from .report.build import output_dir
+    given = [name for name, on in (("--quick", args.quick), ("--only", args.only),
+                                   ("--force", args.force), ("-p", args.parameter),
+                                   ("--reproduce", args.reproduce)) if on]
+    mode = "--check" if args.check else "--render"
+    if given or (args.check and args.render):
+        raise UsageError(f"{mode} reads a built report and executes nothing; it takes no "
+                         f"{', '.join(given) or '--render'}")
+    out = output_dir(False, args.out)
+    if args.check:
+        from .report.check import check_report, check_text
+        index, findings = check_report(out)
+        text, code = check_text(index, findings, Path(out))
+        print(text)
+        return code
+    import time
+
+    from .report.render import render_report
+    t0 = time.monotonic()
+    index = render_report(out, pdf=True if args.pdf else "auto")
+    files = index["rendered"]["files"]
+    print(f"[report] rendered {len(files)} files from {len(index['notebooks'])} executed "
+          f"notebooks in {time.monotonic() - t0:.1f} s -> {out / 'report.html'}")
+    return EXIT_OK
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -339,10 +371,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "notebook, --jobs the notebooks run at once (CPU use: about their "
                         "product)")
     p.add_argument("--pdf", action="store_true",
-                   help="also print the whole report (report.html) to report.pdf in the output "
-                        "folder with a locally installed Chromium/Chrome")
+                   help="require report.pdf (printed from report.html with a local Chromium/Chrome"
+                        "): stop at once if there is none; without it the PDF is printed when a "
+                        "browser is found")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true",
+                      help="compare the published report (reports/) with this checkout and say, "
+                           "per notebook, current or stale and why; exit 1 if anything is stale. "
+                           "Executes nothing")
+    what.add_argument("--render", action="store_true",
+                      help="render report.html, the pages, index.html, results.md and report.pdf "
+                           "again from the executed notebooks (no kernel, no training: seconds)")
+    what.add_argument("--reproduce", action="store_true",
+                      help="execute every notebook from an empty run cache into reports/reproduce/"
+                           " and compare each headline with the published report; exit 1 if a "
+                           "number differs beyond the verdict rule")
     p.add_argument("--out", metavar="DIR",
-                   help="output folder (default: reports/, or reports/quick/ with --quick)")
+                   help="output folder (default: reports/, the published report; reports/quick/ "
+                        "with --quick, reports/custom/ with -p, reports/reproduce/ with "
+                        "--reproduce)")
     p.add_argument("--cell-timeout", type=_positive_int, metavar="S",
                    help="seconds a notebook cell may run (default 3600; 300 with --quick)")
     return parser

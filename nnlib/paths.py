@@ -21,6 +21,11 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("NNLIB_RUNS", project_root() / "runs"))
 
 
+def published_reports_dir() -> Path:
+    """``<project root>/reports``: the published report (committed with the code)."""
+    return (project_root() / "reports").resolve()
+
+
 def default_data_dir() -> Path:
     """``$NNLIB_DATA``, else ``<project root>/data``."""
     return Path(os.environ.get("NNLIB_DATA", project_root() / "data"))

@@ -7,6 +7,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _run_cache_outside_the_checkout(tmp_path_factory):
+    """Tests that do not choose a run cache get a temporary one, not the checkout's runs/ (the
+    report notes there which notebooks this machine executed)."""
+    import os
+    if "NNLIB_RUNS" in os.environ:
+        yield
+        return
+    os.environ["NNLIB_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    os.environ.pop("NNLIB_RUNS", None)
+
+
 @pytest.fixture(scope="session")
 def mnist_cache() -> Path:
     """The verified MNIST cache in the repo's data/ folder, fetched once per session if missing

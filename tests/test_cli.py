@@ -200,11 +200,11 @@ def test_report_command(monkeypatch, capsys):
     monkeypatch.setattr(report, "build_report", fake_build_report)
     assert main(["report", "--quick", "--only", "03", "06", "--force", "--jobs", "2"]) == 3
     assert calls == [{"quick": True, "only": ["03", "06"], "force": True, "jobs": 2,
-                      "out_dir": None, "cell_timeout": None}]
+                      "out_dir": None, "cell_timeout": None, "pdf": "auto"}]
     assert main(["report", "--out", "somewhere", "--cell-timeout", "60"]) == 3
     assert calls[-1] == {"quick": False, "only": None, "force": False,
                          "jobs": min(2, os.cpu_count() or 1),  # side by side by default
-                         "out_dir": "somewhere", "cell_timeout": 60}
+                         "out_dir": "somewhere", "cell_timeout": 60, "pdf": "auto"}
     assert main(["report", "--jobs", "-1"]) == 3
     assert calls[-1]["jobs"] == (os.cpu_count() or 1)
 

@@ -313,14 +313,15 @@ def test_build_report_feeds_the_progress(tmp_path, monkeypatch):
         (out / "executed" / f"{name}.json").write_text(json.dumps(
             {"name": name, "status": "ok", "duration_s": took, "key": "old"}))
 
-    def fake_process(path, *, out, parameters, log, **kw):
+    def fake_process(path, *, parameters, log, **kw):
         log(f"[report] {path.stem}: a message from the notebook")
         return {"number": path.stem[:2], "name": path.stem, "title": path.stem, "status": "ok",
                 "error": None, "duration_s": 1.0, "page": f"{path.stem}.html", "headlines": [],
-                "parameters": parameters}
-    monkeypatch.setattr(build, "_process", fake_process)
+                "parameters": parameters, "mode": "full", "commit": "abc", "date": "today"}
+    monkeypatch.setattr(build, "_execute", fake_process)
     lines = []
-    assert build_report(notebooks_dir=d, out_dir=out, fetch_data=False, log=lines.append) == 0
+    assert build_report(notebooks_dir=d, out_dir=out, fetch_data=False, log=lines.append,
+                        pdf=False) == 0
     progress = [line for line in lines if line.startswith(("[report] 01_a", "[report] 02_b"))]
     assert progress[0] == "[report] 01_a: executing · 0/2 done · 0:00 elapsed · ~10 min left"
     assert progress[1] == "[report] 01_a: a message from the notebook"

@@ -35,24 +35,15 @@ def test_print_to_pdf_one_page_per_section(chromium, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.pdf"]
 
 
-def test_report_pdf_after_the_build(chromium, tmp_path, monkeypatch, capsys):
-    """--pdf --only: the build (faked here) writes report.html, the CLI prints it to PDF."""
-    out = tmp_path / "reports"
+def test_report_pdf_asks_the_build_for_it(tmp_path, monkeypatch):
+    """--pdf: the build must print report.pdf (render_report's pdf=True), not merely may."""
     calls = []
-
-    def fake_build_report(**kwargs):
-        calls.append(kwargs)
-        out.mkdir()
-        write_html(out / "report.html")
-        return 0
-
-    monkeypatch.setattr(report, "build_report", fake_build_report)
-    assert main(["report", "--pdf", "--only", "03", "--out", str(out)]) == 0
-    assert calls[0]["only"] == ["03"]
-    assert (out / "report.pdf").is_file()
-    assert f"PDF -> {out / 'report.pdf'}" in capsys.readouterr().out
-    pages, text = pdf_text(out / "report.pdf")
-    assert pages > 1 and "Grid search" in text
+    monkeypatch.setattr(report, "build_report", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr("nnlib.report.browser.require_chromium", lambda: "/usr/bin/chromium")
+    assert main(["report", "--pdf", "--only", "03", "--out", str(tmp_path)]) == 0
+    assert calls[0]["only"] == ["03"] and calls[0]["pdf"] is True
+    assert main(["report", "--only", "03", "--out", str(tmp_path)]) == 0
+    assert calls[1]["pdf"] == "auto"  # printed when a browser is there
 
 
 def test_report_pdf_without_a_browser(tmp_path, monkeypatch, capsys):
@@ -73,8 +64,7 @@ def test_report_pdf_without_a_browser(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r.pdf").exists()
 
 
-def test_report_pdf_without_report_html(chromium, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report, "build_report", lambda **kw: 0)
-    assert main(["report", "--pdf", "--out", str(tmp_path)]) == 1
+def test_render_without_a_built_report(tmp_path, capsys):
+    assert main(["report", "--render", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "report.html does not exist: build the report first" in err[0]
+    assert len(err) == 1 and "index.json does not exist: no report was built" in err[0]

@@ -170,21 +170,35 @@ def test_list_notebooks_selection():
 
 
 def test_default_output_dirs_quick_never_over_full(tmp_path, monkeypatch):
+    """Quick builds go to reports/quick/, builds with -p parameters to reports/custom/, and
+    neither may be pointed at the published report."""
     monkeypatch.setenv("NNLIB_HOME", str(tmp_path))
+    monkeypatch.setenv("NNLIB_RUNS", str(tmp_path / "runs"))
     shutil.copytree(FIXTURES, tmp_path / "notebooks")
+    nb_file = tmp_path / "notebooks" / "01_ok.ipynb"
+    nb_file.write_text(nb_file.read_text().replace('"QUICK = False  # smoke-run mode"',
+                                                   '"QUICK = False\\nSEEDS = [0, 1]"'))
     outs = []
 
-    def fake_process(path, *, out, **kw):
-        outs.append(out)
-        return {"number": path.stem[3:5], "name": path.stem, "title": path.stem,
+    def fake_execute(path, *, build, parameters, **kw):
+        outs.append(build.out)
+        return {"number": path.stem[:2], "name": path.stem, "title": path.stem,
                 "status": "ok", "error": None, "duration_s": 0.1, "page": f"{path.stem}.html",
-                "headlines": []}
-    monkeypatch.setattr(build, "_process", fake_process)
-    assert build_report(quick=True, only=["01"], fetch_data=False, log=lambda s: None) == 0
-    assert build_report(quick=False, only=["01"], fetch_data=False, log=lambda s: None) == 0
-    assert outs == [tmp_path / "reports" / "quick", tmp_path / "reports"]
-    assert (tmp_path / "reports" / "quick" / "index.json").is_file()
-    assert (tmp_path / "reports" / "index.json").is_file()
+                "headlines": [], "mode": build.mode, "parameters": parameters,
+                "commit": build.commit, "date": "today"}
+    monkeypatch.setattr(build, "_execute", fake_execute)
+    quiet = {"fetch_data": False, "log": lambda s: None, "only": ["01"]}
+    assert build_report(quick=True, **quiet) == 0
+    assert build_report(quick=False, **quiet) == 0
+    assert build_report(parameters={"SEEDS": [0]}, **quiet) == 0
+    reports = tmp_path / "reports"
+    assert outs == [reports / "quick", reports, reports / "custom"]
+    for folder in outs:
+        assert (folder / "index.json").is_file()
+    for kw in ({"quick": True}, {"parameters": {"SEEDS": [0]}}):
+        with pytest.raises(report.ReportError, match="holds the published report"):
+            build_report(out_dir=reports, **kw, **quiet)
+    assert len(outs) == 3  # refused before anything ran
     (tmp_path / "empty").mkdir()
     with pytest.raises(report.ReportError, match="no NN_"):
         build_report(notebooks_dir=tmp_path / "empty", fetch_data=False)

@@ -1,59 +1,76 @@
-"""Build the HTML lab report: execute ``notebooks/NN_*.ipynb`` with papermill, render each with
-nbconvert, and write an index page with one row per notebook.
+"""Build the lab report: execute ``notebooks/NN_*.ipynb`` with papermill (training through the
+run cache), record what each was computed from, render everything a reader opens and say what
+the build reproduced of the report it replaces.
 
-Layout of the output folder (``reports/`` for a full run, ``reports/quick/`` for ``--quick``)::
+Layout of the output folder (``reports/``, the published report, for a full build; ``reports/
+quick/`` for ``--quick``, ``reports/custom/`` for a build with ``-p`` parameters)::
 
+    report.html, report.pdf         the whole lab as one document (``render``)
     index.html, index.json          one row per notebook (title, status, duration, headlines
-                                    with their verdicts against the published / replayed numbers)
+                                    with their verdicts, provenance); what was rendered
     results.md                      the headline numbers as a Markdown table (README's results)
+    reproduction.md, .json          this build's headlines against the report it replaced
     NN_xx_name.html                 one self-contained page per notebook (no CDN, PNGs inline)
-    executed/NN_xx_name.ipynb       the executed notebook (papermill output)
-    executed/NN_xx_name.json        its record: status, error, start, duration, headlines, skip key
-    executed/runs.jsonl             one line per training run asked for while the notebooks ran
-                                    (trained or cached, seconds: benchmarks/report_time.py)
+    executed/NN_xx_name.ipynb       the executed notebook, its provenance in its metadata
+    executed/NN_xx_name.json        its record: status, error, duration, headlines, provenance
+    executed/NN_xx_name.log         its log (library and joblib lines, out of the page)
+    executed/runs.jsonl             one line per training run each notebook asked for (trained
+                                    or cached, seconds: benchmarks/report_time.py)
 
-Re-running: a notebook is executed again unless its previous record says "ok" and was made with
-the same *skip key* - SHA-256 of the source notebook, the parameters, every ``.py`` file of the
-nnlib package, the files under ``configs/``, and the Python and NumPy versions.
-Anything else a notebook reads (e.g. a deleted run cache) is not part of the key: use
-``force=True`` (``nnlib report --force``) to execute everything. Expensive training is cached in
-nnlib's run cache anyway, so forced re-runs are cheap unless the runs themselves changed.
+Re-running: a notebook is executed again unless its previous record says "ok", was made with the
+same *skip key* - SHA-256 of the source notebook, the parameters, every ``.py`` file of the nnlib
+package, the files under ``configs/``, and the Python and NumPy versions - *and* was executed on
+this machine, whose run cache still holds every run it used (a note in ``runs/.report-
+executions/``): the published report of a fresh clone is always executed again, never served.
+``force=True`` (``nnlib report --force``) executes everything; the run cache makes that cheap
+unless the runs themselves changed.
 
 Notebooks report their headline numbers with :func:`headline`; the index collects them.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import one_line
+from ..io import write_json, write_text
 from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV
-from .document import conclusions, render_document
+from ..paths import published_reports_dir as published_dir
 from .env import (
     KERNEL_NAME,
     ReportError,
     environment,
     git_commit,
+    git_dirty,
     kernel_check,
     kernel_manager_with_env,
     now,
 )
-from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
-from .notebook import HEADLINE_MIME
-from .outputs import prepare
+from .outputs import headline_rows
 from .parameters import check_parameters, notebook_parameters
 from .progress import Progress
+from .provenance import machine, numeric_sha256, provenance, reference_sha256, run_summary
+from .render import INDEX, read_index, render_report
+from .reproduction import (
+    REPRODUCTION_JSON,
+    REPRODUCTION_MD,
+    compare_headlines,
+    reproduction_line,
+    write_reproduction,
+)
 
-__all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks"]
+__all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks", "output_dir", "published_dir",
+           "reproduce_report"]
 
 NOTEBOOK_RE = re.compile(r"^(\d{2})_")
 RUN_LOG = "runs.jsonl"
-PAGE_WARN_BYTES = 3 * 1024 * 1024
 KERNEL_ENV = {
     "NNLIB_PROGRESS": "epoch",  # one printed line per epoch instead of tqdm bars
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as inline PNG outputs
@@ -98,19 +115,6 @@ def _title(nb, fallback: str) -> str:
     return fallback
 
 
-def _headlines(nb) -> list[dict]:
-    rows = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            data = out.get("data", {})
-            if HEADLINE_MIME in data:
-                value = data[HEADLINE_MIME]
-                if isinstance(value, str):
-                    value = json.loads(value)
-                rows += value if isinstance(value, list) else [value]
-    return rows
-
-
 #: The nnlib package folder (all of it goes into a notebook's skip key).
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -135,22 +139,6 @@ def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR)
     return h.hexdigest()[:32]
 
 
-def _neighbours(paths: list[Path]) -> dict:
-    """``{path: (previous, next)}`` as ``(page, title)`` pairs (None at the ends)."""
-    import nbformat
-
-    def item(p):
-        try:
-            title = _title(nbformat.read(p, as_version=4), p.stem)
-        except Exception:  # an unreadable notebook still gets a link, under its file name
-            title = p.stem
-        return f"{p.stem}.html", title
-
-    items = [item(p) for p in paths]
-    return {p: (items[i - 1] if i else None, items[i + 1] if i + 1 < len(items) else None)
-            for i, p in enumerate(paths)}
-
-
 def _failure(exc: BaseException) -> str:
     """A notebook's failure as one line: papermill's error and cell, else the exception."""
     from papermill.exceptions import PapermillExecutionError
@@ -169,70 +157,139 @@ def _read_record(path: Path) -> dict | None:
         return None
 
 
-def _process(path: Path, *, out: Path, nb_dir: Path, parameters: dict, mode: str, key: str,
-             commit: str, cell_timeout, log, neighbours=(None, None)) -> dict:
-    """Execute (papermill) and render one notebook; never raises for notebook problems.
-    ``neighbours``: the previous and next notebooks' ``(page, title)`` for the page's links."""
+def _run_lines(run_log: Path, name: str) -> list[dict]:
+    """The run log's lines of notebook ``name`` (one per training run it asked for)."""
+    try:
+        text = run_log.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    lines = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a killed writer says nothing
+        if isinstance(entry, dict) and entry.get("notebook") == name:
+            lines.append(entry)
+    return lines
+
+
+def _keep_other_runs(run_log: Path, names: set) -> None:
+    """Drop the run log's lines of the notebooks about to run (theirs are rewritten), keep the
+    others': the log always describes the runs behind each notebook's latest execution."""
+    try:
+        lines = run_log.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line).get("notebook") not in names:
+                kept.append(line)
+        except (ValueError, AttributeError):
+            continue
+    write_text(run_log, "".join(f"{line}\n" for line in kept))
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What every notebook of one build shares."""
+
+    out: Path
+    nb_dir: Path
+    mode: str
+    commit: str
+    dirty: bool | None
+    cell_timeout: float
+    machine: dict
+    numeric: str
+    reference: str
+    run_log: Path
+    runs_root: Path
+
+
+def _execute(path: Path, *, build: _Build, parameters: dict, key: str, log) -> dict:
+    """Execute one notebook (papermill) into ``executed/`` with its provenance in its metadata,
+    and write its record; never raises for notebook problems. The previous executed notebook is
+    replaced only when this execution ends (ok or failed), not when it is interrupted."""
     import nbformat
     import papermill
 
-    from ..io import write_json, write_text
-
     name = path.stem
-    executed = out / "executed" / f"{name}.ipynb"
+    executed = build.out / "executed" / f"{name}.ipynb"
+    running = executed.with_name(f".{name}.running.ipynb")
     executed.parent.mkdir(parents=True, exist_ok=True)
     source_nb = nbformat.read(path, as_version=4)
     rec = {"number": NOTEBOOK_RE.match(name).group(1), "name": name,
            "title": _title(source_nb, name), "status": "ok", "error": None, "duration_s": None,
            "page": f"{name}.html", "executed": f"executed/{name}.ipynb", "headlines": [],
-           "parameters": parameters, "mode": mode, "commit": commit, "date": now(),
-           "key": key}
+           "parameters": parameters, "mode": build.mode, "commit": build.commit,
+           "date": now(), "key": key}
     nb = source_nb
     problem = check_parameters(path, parameters)
+    t0 = time.monotonic()
     if problem:
         rec.update(status="error", error=problem)  # logged by the progress line
     else:
-        t0 = time.monotonic()
         rec["started"] = round(time.time(), 3)
         try:
             # cwd via the kernel's resources, not papermill's cwd= (which os.chdir()s the whole
             # process and races when several notebooks run in threads)
             papermill.execute_notebook(
-                str(path), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                str(path), str(running), parameters=parameters, kernel_name=KERNEL_NAME,
                 language="python", progress_bar=False, log_output=False,
-                execution_timeout=cell_timeout, resources={"metadata": {"path": str(nb_dir)}},
+                execution_timeout=build.cell_timeout,
+                resources={"metadata": {"path": str(build.nb_dir)}},
                 kernel_manager_class=kernel_manager_with_env({NOTEBOOK_ENV: name}))
         except Exception as exc:
             rec.update(status="error", error=_failure(exc))
         except BaseException:  # Ctrl-C / SIGTERM: record it, so the next build re-runs this one
+            running.unlink(missing_ok=True)
             rec.update(status="interrupted", error="interrupted while executing",
                        duration_s=round(time.monotonic() - t0, 2))
-            write_json(out / "executed" / f"{name}.json", rec)
+            write_json(build.out / "executed" / f"{name}.json", rec)
             raise
         rec["duration_s"] = round(time.monotonic() - t0, 2)
-        if executed.exists():
+        if running.exists():
             try:
-                nb = nbformat.read(executed, as_version=4)
+                nb = nbformat.read(running, as_version=4)
             except Exception as exc:
                 rec.update(status="error", error=rec["error"] or f"unreadable output: {exc}")
-        rec["headlines"] = _headlines(nb)
-    try:
-        shown, log_text = prepare(nb, parameters)
-        write_text(out / "executed" / f"{name}.log", log_text)
-        rec.update(log=f"executed/{name}.log", conclusions=conclusions(nb))
-        page = render_page(shown, rec, *neighbours)
-    except Exception as exc:
-        rec.update(status="error", error=f"HTML export failed: {_failure(exc)}")
-        log(f"[report] {name}: {rec['error']}")
-        page = error_page(rec, *neighbours)
-    write_text(out / rec["page"], page)
-    size = len(page.encode("utf-8"))
-    if size > PAGE_WARN_BYTES:
-        log(f"[report] warning: {rec['page']} is {size / 2**20:.1f} MB (> 3 MB); "
-            "lower figure dpi or the number of figures")
-    rec["page_bytes"] = size
-    write_json(out / "executed" / f"{name}.json", rec)
+        rec["headlines"] = headline_rows(nb)
+    lines = _run_lines(build.run_log, name)
+    rec["run_keys"] = sorted({line["key"] for line in lines if line.get("key")})
+    rec["provenance"] = provenance(
+        source_nb, nb, parameters=parameters, numeric=build.numeric, reference=build.reference,
+        headlines=rec["headlines"], commit=build.commit, dirty=build.dirty,
+        host=build.machine, duration_s=rec["duration_s"], runs=run_summary(lines))
+    nb.metadata["nnlib"] = rec["provenance"]
+    write_text(executed, nbformat.writes(nb))
+    running.unlink(missing_ok=True)
+    write_json(build.out / "executed" / f"{name}.json", rec)
+    if rec["status"] == "ok":
+        _mark_executed_here(build.runs_root, name, key, rec["run_keys"])
     return rec
+
+
+# --- what this machine executed (skipping is for builds made here) ---------------------------
+
+def _marker(runs_root: Path, name: str, key: str) -> Path:
+    return runs_root / EXECUTED_HERE / f"{name}-{key}.json"
+
+
+def _mark_executed_here(runs_root: Path, name: str, key: str, run_keys: list) -> None:
+    """Note in this machine's run cache that it executed ``name`` with skip key ``key``."""
+    # without the note the next build executes it again: slower, never wrong
+    with contextlib.suppress(OSError):
+        write_json(_marker(runs_root, name, key), {"date": now(), "run_keys": run_keys})
+
+
+def _executed_here(runs_root: Path, name: str, key: str, run_keys) -> bool:
+    """Whether this machine executed ``name`` with ``key`` and still has every run it used in
+    its cache: a published report copied here, or a run cache emptied since, is not."""
+    if not _marker(runs_root, name, key).is_file():
+        return False
+    return all((runs_root / k / "manifest.json").is_file() for k in run_keys or [])
 
 
 EXPECTED_DURATIONS = "expected_durations.json"
@@ -260,21 +317,36 @@ def _longest_first(todo: list, previous: dict) -> list:
 
 #: Seconds one notebook cell may run before the notebook is stopped and marked failed.
 CELL_TIMEOUT = {"full": 3600, "quick": 300}
+#: Where the run cache notes which notebooks this machine executed (``_executed_here``).
+EXECUTED_HERE = ".report-executions"
 
 
-def output_dir(quick: bool = False, out_dir=None) -> Path:
-    """The report's folder: ``out_dir``, else ``reports/`` (``reports/quick/`` if ``quick``)."""
-    from ..paths import project_root
+def output_dir(quick: bool = False, out_dir=None, custom: bool = False) -> Path:
+    """The report's folder: ``out_dir``, else ``reports/`` - ``reports/quick/`` for a quick build,
+    ``reports/custom/`` for one with parameters (``-p``): neither is the published report."""
+    if out_dir:
+        return Path(out_dir).resolve()
+    sub = "quick" if quick else ("custom" if custom else "")
+    return published_dir() / sub if sub else published_dir()
 
-    out = Path(out_dir) if out_dir else project_root() / "reports" / ("quick" if quick else "")
-    return out.resolve()
+
+def _guard_published(out: Path, quick: bool, parameters: dict) -> None:
+    """A quick build, or one with parameters, never writes over the published report."""
+    if out != published_dir() or not (quick or parameters):
+        return
+    what = "a quick build" if quick else f"a build with parameters ({', '.join(parameters)})"
+    where = "reports/quick/" if quick else "reports/custom/"
+    raise ReportError(f"{out} holds the published report; {what} would replace it with numbers "
+                      f"of another protocol: leave out --out (it then goes to {where}) or choose "
+                      "another folder")
 
 
 def build_report(quick: bool = False, only=None, force: bool = False, jobs: int = 1,
                  notebooks_dir=None, out_dir=None, cell_timeout=None, log=print, *,
                  fetch_data: bool = True, parameters: dict | None = None,
-                 progress: str = "auto") -> int:
-    """Execute the notebooks and write the HTML report; return 0, or 1 if any notebook failed.
+                 progress: str = "auto", pdf=False, against=None) -> int:
+    """Execute the notebooks, render the report and compare it with the one it replaces; return
+    0, or 1 if any notebook failed.
 
     ``quick`` runs the smoke-test variant (``QUICK=True``) into ``reports/quick/``. ``only``:
     notebook numbers to (re)run; the index still lists the others' previous results. ``force``
@@ -286,19 +358,23 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     passed in addition to ``QUICK``, each to the selected notebooks whose ``parameters`` cell
     declares it (a notebook's skip key covers only those it receives); a name none of them
     declares, or a value whose type does not fit a declaration, raises ``ParameterError`` before
-    anything runs. ``progress``: a tqdm bar on a terminal, else one line per notebook start and
-    finish through ``log`` ("auto"), or either always ("bar", "lines"); see ``progress.py``.
+    anything runs; such a build goes to ``reports/custom/``. ``progress``: a tqdm bar on a
+    terminal, else one line per notebook start and finish through ``log`` ("auto"), or either
+    always ("bar", "lines"); see ``progress.py``. ``pdf``: see ``render.render_report`` (the
+    command line asks for "auto": printed when a browser is found).
+    ``against``: the ``index.json`` whose headlines this build is compared with (default: the
+    one it replaces); the comparison goes to ``reproduction.md`` / ``.json`` and one log line.
     """
-    from ..io import write_json, write_text
-    from ..paths import default_data_dir, project_root
+    from ..paths import default_data_dir, default_runs_dir, project_root
 
     root = project_root()
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()
     mode = "quick" if quick else "full"
     cell_timeout = CELL_TIMEOUT[mode] if cell_timeout is None else cell_timeout
-    out = output_dir(quick, out_dir)
+    passed = dict(parameters or {})
+    out = output_dir(quick, out_dir, custom=bool(passed))
+    _guard_published(out, quick, passed)
     all_nbs = list_notebooks(nb_dir)
-    neighbours = _neighbours(all_nbs)
     selected = list_notebooks(nb_dir, only)
     if not all_nbs:
         raise ReportError(f"no NN_*.ipynb notebooks (00_overview.ipynb, ...) in {nb_dir}")
@@ -306,12 +382,15 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     if progress not in ("auto", "bar", "lines"):
         raise ValueError(f"progress must be 'auto', 'bar' or 'lines', got {progress!r}")
-    passed = dict(parameters or {})
     json.dumps(passed)  # parameters must be JSON-typed
     params = {path: {"QUICK": bool(quick), **given}
               for path, given in notebook_parameters(selected, passed).items()}
+    if pdf is True:  # before a long build, not after it
+        from .browser import require_chromium
+        require_chromium()
     kernel_check()
-    commit = git_commit(root)
+    runs_root = default_runs_dir().resolve()
+    replaced = _read_index_or_none(Path(against) if against else out / INDEX)
 
     todo, records, previous = [], {}, {}
     for path in selected:
@@ -320,8 +399,8 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         if prev and prev.get("status") == "ok":  # a failed run's duration says little
             previous[path.stem] = prev.get("duration_s")
         if (not force and prev and prev.get("key") == key and prev.get("status") == "ok"
-                and (out / prev.get("page", "-")).exists()
-                and (out / "executed" / f"{path.stem}.ipynb").exists()):
+                and (out / "executed" / f"{path.stem}.ipynb").exists()
+                and _executed_here(runs_root, path.stem, key, prev.get("run_keys"))):
             log(f"[report] {path.stem}: unchanged since {prev.get('date')}, not re-executed "
                 "(--force to re-run)")
             records[path] = {**prev, "skipped": True}
@@ -337,7 +416,6 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         load_mnist(default_data_dir(), log=log)
 
     t0 = time.monotonic()
-    failed = 0
     # a quick build's notebooks take seconds: the full report's times would say nothing
     tracker = Progress([path.stem for path, _ in todo], previous,
                        reference=reference if mode == "full" else None, jobs=int(jobs), log=log,
@@ -346,16 +424,17 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         tracker.log(f"[report] executing {len(todo)} notebook(s) ({mode}), "
                     f"{tracker.jobs} at a time")
     run_log = out / "executed" / RUN_LOG
-    if todo:  # this build's runs only
-        run_log.parent.mkdir(parents=True, exist_ok=True)
-        run_log.write_text("")
+    if todo:
+        _keep_other_runs(run_log, {path.stem for path, _ in todo})
+    build = _Build(out=out, nb_dir=nb_dir, mode=mode, commit=git_commit(root),
+                   dirty=git_dirty(root), cell_timeout=cell_timeout, machine=machine(),
+                   numeric=numeric_sha256(root=root), reference=reference_sha256(),
+                   run_log=run_log, runs_root=runs_root)
     with environment({**KERNEL_ENV, RUN_LOG_ENV: str(run_log)}), tracker:
         def one(item):
             path, key = item
             tracker.start(path.stem)
-            rec = _process(path, out=out, nb_dir=nb_dir, parameters=params[path], mode=mode,
-                           key=key, commit=commit, cell_timeout=cell_timeout, log=tracker.log,
-                           neighbours=neighbours[path])
+            rec = _execute(path, build=build, parameters=params[path], key=key, log=tracker.log)
             tracker.done(path.stem, rec["duration_s"], rec["status"], rec["error"])
             return path, rec
         if int(jobs) == 1 or len(todo) <= 1:
@@ -365,7 +444,6 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
                 results = list(pool.map(one, todo))
     for path, rec in results:
         records[path] = {**rec, "skipped": False}
-        failed += rec["status"] != "ok"
 
     # the index: this run's records, plus earlier records of notebooks not selected this time
     rows = []
@@ -376,14 +454,85 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         if path not in records:
             rec = {**rec, "skipped": True}
         rows.append(rec)
-    index = {"mode": mode, "generated": now(), "commit": commit,
+    index = {"mode": mode, "generated": now(), "commit": build.commit, "dirty": build.dirty,
              "parameters": {"QUICK": bool(quick), **passed},
-             "notebooks_dir": str(nb_dir), "duration_s": round(time.monotonic() - t0, 2),
+             "notebooks_dir": _shown_path(nb_dir, root),
+             "duration_s": round(time.monotonic() - t0, 2),
              "failed": [r["name"] for r in rows if r["status"] != "ok"], "notebooks": rows}
-    write_json(out / "index.json", index)
-    write_text(out / "index.html", render_index(index))
-    write_text(out / "results.md", results_markdown(index))
-    write_text(out / DOCUMENT, render_document(index, out))
+    write_json(out / INDEX, index)
+    index = render_report(out, pdf=pdf, log=log)
+    rerun = [rec["name"] for _, rec in results]
+    failed = sum(r["status"] != "ok" for r in index["notebooks"] if r["name"] in rerun)
+    if rerun and replaced is None:
+        log(f"[report] no earlier report in {out} to compare this build with")
+    elif rerun:
+        rows = compare_headlines(replaced, index, rerun)
+        write_reproduction(out, rows, against=_against_text(replaced, against))
+        log(f"[report] {reproduction_line(rows)} (vs {_against_text(replaced, against)}; table: "
+            f"{out / REPRODUCTION_MD})")
     log(f"[report] {len(results)} executed, {len(selected) - len(results)} unchanged, "
         f"{failed} failed -> {out / 'index.html'}")
     return 1 if failed else 0
+
+
+def _read_index_or_none(path: Path) -> dict | None:
+    try:
+        return read_index(path.parent) if path.name == INDEX else None
+    except ReportError:
+        return None
+
+
+def _against_text(index: dict | None, path) -> str:
+    if index is None:
+        return "no previous report"
+    where = f"{path}" if path else "the report it replaces"
+    return f"{where}, built {index.get('generated', '?')} at {index.get('commit', '?')}"
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to the project when inside it (a published index names no home dir)."""
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+#: ``nnlib report --reproduce``'s scratch folder, under ``reports/`` (git-ignored).
+REPRODUCE_DIR = "reproduce"
+_SCRATCH_NOTE = ".nnlib-reproduce"
+
+
+def reproduce_report(out_dir=None, *, only=None, jobs: int = 1, log=print,
+                     progress: str = "auto") -> int:
+    """Execute the notebooks from an empty run cache into a scratch folder (``reports/
+    reproduce/``: the report in it, its run cache in ``runs/``) and compare every headline with
+    the published report; 0 when every number is identical or consistent (verdict rule), 1 when
+    one differs or a notebook failed. The published report is not touched."""
+    published = published_dir()
+    index = read_index(published)  # ReportError without a published report
+    scratch = Path(out_dir).resolve() if out_dir else published / REPRODUCE_DIR
+    if scratch == published:
+        raise ReportError(f"{scratch} is the published report; --reproduce needs a scratch folder")
+    if scratch.exists() and any(scratch.iterdir()):
+        if not (scratch / _SCRATCH_NOTE).exists():
+            raise ReportError(f"{scratch} is not empty and was not made by --reproduce: choose "
+                              "an empty folder")
+        import shutil
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    write_text(scratch / _SCRATCH_NOTE, "made by nnlib report --reproduce; emptied by the next\n")
+    runs = scratch / "runs"
+    log(f"[report] reproducing the published report ({index.get('generated')} at "
+        f"{index.get('commit')}) from an empty run cache in {runs}")
+    with environment({"NNLIB_RUNS": str(runs)}):
+        rc = build_report(only=only, force=True, jobs=jobs, out_dir=scratch, log=log,
+                          against=published / INDEX, progress=progress)
+    try:
+        rows = json.loads((scratch / REPRODUCTION_JSON).read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        rows = []
+    differ = [r for r in rows if r["status"] == "differs"]
+    for r in differ:
+        log(f"[report] differs: {r['notebook']} {r['headline']}: published {r['before']}, "
+            f"now {r['now']} ({r['detail']})")
+    return 1 if rc or differ or not rows else 0

@@ -102,6 +102,36 @@ def _head_styles() -> str:
     return "\n".join(_STYLE.findall(head))
 
 
+def machine_text(m: dict | None) -> str:
+    """One line for a recorded machine: cores, CPU, OS, Python, NumPy and BLAS."""
+    if not m:
+        return "not recorded"
+    blas = ", ".join(
+        f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
+        + (f" ({b['architecture']})" if b.get("architecture") else "")
+        for b in m.get("blas") or []) or "BLAS unknown"
+    return (f"{m.get('cores')} cores, {m.get('cpu')} ({m.get('arch')}), {m.get('os')}; "
+            f"Python {m.get('python')}, NumPy {m.get('numpy')}, {blas}")
+
+
+def _runs(rec: dict) -> dict:
+    return (rec.get("provenance") or {}).get("runs") or {}
+
+
+def _totals(rows: list[dict]) -> dict:
+    runs = [_runs(r) for r in rows]
+    costs = [r.get("run_cpu_s") for r in runs]
+    return {"trained": sum(r.get("trained", 0) for r in runs),
+            "cached": sum(r.get("cached", 0) for r in runs),
+            "cpu_s": sum(r.get("cpu_s", 0) for r in runs),
+            "run_cpu_s": sum(costs) if costs and all(c is not None for c in costs) else None}
+
+
+def _commit_text(commit: str, dirty) -> str:
+    return f"<code>{html.escape(str(commit))}</code>" + (" with uncommitted changes" if dirty
+                                                          else "")
+
+
 def _title_block(index: dict) -> str:
     rows = index["notebooks"]
     total = sum(r.get("duration_s") or 0 for r in rows)
@@ -109,15 +139,88 @@ def _title_block(index: dict) -> str:
     mode = ("quick &mdash; a smoke run with reduced budgets: the numbers are <strong>not</strong>"
             " the report's results" if index["mode"] == "quick" else "full")
     params = parameters_summary(index.get("parameters", {}))
-    facts = [("Generated", html.escape(index["generated"])),
-             ("Commit", f"<code>{html.escape(index['commit'])}</code>"),
+    machines = {machine_text((r.get("provenance") or {}).get("machine")) for r in rows}
+    t = _totals(rows)
+    cpu = ("" if t["run_cpu_s"] is None else
+           f"; their training took {t['run_cpu_s'] / 3600:.1f} CPU-hours when it ran")
+    facts = [("Built", f"{html.escape(index['generated'])} at commit "
+                       f"{_commit_text(index['commit'], index.get('dirty'))}"),
              ("Mode", mode), ("Parameters", f"<code>{html.escape(params)}</code>"),
              ("Notebooks", f"{len(rows)} ({n_err} with errors)" if n_err else str(len(rows))),
-             ("Total time", f"{total / 60:.1f} min of notebook execution (sum of the notebooks' "
-                            "last runs)")]
+             ("Machine", html.escape("; ".join(sorted(machines)))),
+             ("Time", f"{total / 60:.1f} min of notebook execution (the notebooks' last runs); "
+                      f"{t['trained'] + t['cached']} training runs, {t['trained']} trained in "
+                      f"that execution, {t['cached']} from the run cache{cpu}"),
+             ("Verify", "<code>nnlib report --check</code> says whether this report matches the "
+                        "code you have; <code>make reproduce</code> trains everything again and "
+                        'compares every number (<a href="#built">how this report was built</a>)')]
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     return (f'<header class="nnlib-titleblock" id="top"><h1>{html.escape(TITLE)}</h1>'
             f'<div class="subtitle">{html.escape(SUBTITLE)}</div><dl>{items}</dl></header>')
+
+
+def _short(digest) -> str:
+    return f"<code>{html.escape(str(digest)[:12])}</code>" if digest else "–"
+
+
+def _built(index: dict) -> str:
+    """The appendix "How this report was built": per notebook its time, runs and CPU seconds,
+    and what it was computed from."""
+    rows, body = index["notebooks"], []
+    for r in rows:
+        p, runs = r.get("provenance") or {}, _runs(r)
+        dur = "–" if r.get("duration_s") is None else f"{r['duration_s']:.0f}"
+        cost = runs.get("run_cpu_s")
+        body.append(
+            f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(r['status'])}</td>"
+            f'<td class="num">{dur}</td>'
+            f'<td class="num">{runs.get("trained", "–")} / {runs.get("cached", "–")}</td>'
+            f'<td class="num">{runs.get("cpu_s", 0):.0f}</td>'
+            f'<td class="num">{"–" if cost is None else f"{cost:.0f}"}</td>'
+            f"<td>{html.escape(str(p.get('commit', r.get('commit', '–'))))}"
+            f"{'+' if p.get('dirty') else ''}</td><td>{html.escape(r.get('date', '–'))}</td>"
+            f"<td>{_short(p.get('source_sha256'))}</td></tr>")
+    t = _totals(rows)
+    total = sum(r.get("duration_s") or 0 for r in rows)
+    cost = "–" if t["run_cpu_s"] is None else f"{t['run_cpu_s']:.0f}"
+    body.append(f'<tr class="total"><td>all</td><td></td><td class="num">{total:.0f}</td>'
+                f'<td class="num">{t["trained"]} / {t["cached"]}</td>'
+                f'<td class="num">{t["cpu_s"]:.0f}</td><td class="num">{cost}</td>'
+                "<td></td><td></td><td></td></tr>")
+    first = next((r.get("provenance") for r in rows if r.get("provenance")), {}) or {}
+    mnist = first.get("mnist_sha256") or {}
+    inputs = [("Code that computes the numbers", _short(first.get("numeric_sha256"))
+               + " (<code>nnlib.report.provenance.NUMERIC_ROOTS</code> and every module they "
+                 "import, and <code>configs/</code>)"),
+              ("The lab report's numbers", _short(first.get("reference_sha256"))
+               + " (<code>nnlib.report.reference</code>)"),
+              ("MNIST", ", ".join(f"{html.escape(k)} {_short(v)}" for k, v in mnist.items())
+               or "–")]
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in inputs)
+    return f"""<section class="nnlib-section nnlib-built" id="built">
+<h1 id="built-title">How this report was built</h1>
+<p>Each notebook was executed by papermill through the run cache: a training run it asked for
+was either trained in that execution or taken from the cache, where an earlier execution on the
+same machine had trained it from the same configuration, seed and code. <em>Time</em>: the
+notebook's wall-clock seconds in its last execution, two notebooks side by side. <em>CPU s
+(this execution)</em>: what training took in it; <em>CPU s (runs)</em>: what its runs took when
+they were trained, wherever they came from.</p>
+<table class="nnlib-built-table"><thead><tr><th>notebook</th><th>status</th><th>time (s)</th>
+<th>runs trained / cached</th><th>CPU s (this execution)</th><th>CPU s (runs)</th>
+<th>commit</th><th>executed</th><th>source</th></tr></thead>
+<tbody>{"".join(body)}</tbody></table>
+<h2 id="built-inputs">What it was computed from</h2>
+<dl class="nnlib-inputs">{items}</dl>
+<p>Every notebook records these hashes, its parameters and the machine in its executed copy
+(<code>reports/executed/NN_name.ipynb</code>, metadata <code>nnlib</code>).
+<code>nnlib report --check</code> compares them with the working tree and says, per notebook,
+whether this report is current; <code>make reproduce</code> trains every run again from an empty
+run cache and compares each headline number with this report. On the machine that built it the
+numbers come back identical, bit for bit. On another CPU or BLAS library (a different OpenBLAS
+kernel, MKL, Apple Accelerate) the floating-point sums run in another order, so the last bits
+differ and training drifts from there: expect every number to be <em>consistent</em> by the
+verdict rule, not identical.</p>
+</section>"""
 
 
 def _section(rec: dict, out: Path) -> tuple[str, list]:
@@ -184,6 +287,7 @@ def render_document(index: dict, out: Path) -> str:
         title = next((t for level, _, t in heads if level == 1), rec["title"])
         toc.append((f"nb-{rec['number']}", title, heads))
     toc.append(("findings", "What we found", []))
+    toc.append(("built", "How this report was built", []))
     summary = (f'<section id="summary"><h2>Summary</h2><p class="nnlib-legend">'
                f"{headline_legend()}</p>{headline_table_html(index, 'nnlib-heads')}</section>")
     quick = " (quick)" if index["mode"] == "quick" else ""
@@ -202,6 +306,7 @@ def render_document(index: dict, out: Path) -> str:
 {summary}
 {chr(10).join(sections)}
 {_findings(index)}
+{_built(index)}
 </main>
 <script>{asset("report.js")}</script>
 </body></html>

@@ -67,6 +67,18 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
+def git_dirty(root: Path, ignore: str = "reports") -> bool | None:
+    """Whether tracked files outside ``ignore/`` differ from the commit (the report being rebuilt
+    is not a change to what it was built from); None where git cannot tell."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                              f":(exclude){ignore}"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def now() -> str:
     return _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import re
 
-from .notebook import CAPTION_CLASS
+from .notebook import CAPTION_CLASS, HEADLINE_MIME
 from .parameters import parameter_values, parameters_summary
 
 #: Lines the library (and joblib) print as status, never as results.
@@ -122,6 +123,9 @@ def _parameters_cell(nb, cells, passed):
               f"<p>(the notebook's defaults; the report passed {html.escape(repr(passed or {}))})"
               "</p></details>")
     cell = nbformat.v4.new_code_cell("", metadata={"tags": [PARAMS_TAG]})
+    # derived, not random: the same notebook renders to the same page (ids stay unique across
+    # the notebooks of report.html, as the cells' own are)
+    cell["id"] = f"{cells[0].get('id', 'cell')}-parameters"
     cell.outputs = [_html_output(markup, f"Parameters: {summary}")]
     return cell
 
@@ -147,3 +151,17 @@ def prepare(nb, parameters: dict | None = None):
         cells.append(cell)
     nb.cells = cells
     return nb, "".join(logs)
+
+
+def headline_rows(nb) -> list[dict]:
+    """The headline rows an executed notebook published (``notebook.headline``), in order."""
+    rows = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            if HEADLINE_MIME in data:
+                value = data[HEADLINE_MIME]
+                if isinstance(value, str):
+                    value = json.loads(value)
+                rows += value if isinstance(value, list) else [value]
+    return rows

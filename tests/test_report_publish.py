@@ -1,0 +1,389 @@
+"""Publishing mechanics on a tiny project (fixture notebooks, ~1 min): provenance in every
+record, ``--render`` from executed notebooks alone, ``--check`` and each reason it gives, the
+reproduction table after a build, ``--reproduce``, and which builds may be skipped.
+
+The same checks on the real published report are in ``test_published_report.py``."""
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnlib import codehash
+from nnlib.cli import main
+from nnlib.lab.mnist import MNIST_SHA256
+from nnlib.report import build, build_report, provenance, reproduction
+from nnlib.report.check import check_report, check_text
+from nnlib.report.readme import readme_problems, update_readme
+from nnlib.report.render import render_report
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
+README = """# A project
+
+<!-- report-built -->
+old
+<!-- /report-built -->
+
+## Results
+<!-- results-table -->
+old
+<!-- /results-table -->
+"""
+
+
+def _make_project(root: Path) -> Path:
+    nbs = root / "notebooks"
+    nbs.mkdir(parents=True)
+    shutil.copy(FIXTURES / "fixture_marker.txt", nbs)
+    shutil.copy(FIXTURES / "01_ok.ipynb", nbs)
+    text = (FIXTURES / "01_ok.ipynb").read_text()
+    (nbs / "02_ok.ipynb").write_text(text.replace("Fixture: a working notebook",
+                                                  "Fixture: a second notebook"))
+    (root / "configs").mkdir()
+    (root / "configs" / "a.json").write_text('{"model": {"sizes": [784, 10]}}\n')
+    (root / "README.md").write_text(README)
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The tiny project, its report published (full build into reports/, the README's blocks
+    written), with NNLIB_HOME and NNLIB_RUNS pointing at it for the module."""
+    root = _make_project(tmp_path_factory.mktemp("project"))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NNLIB_HOME", str(root))
+    mp.setenv("NNLIB_RUNS", str(root / "runs"))
+    lines = []
+    try:
+        rc = build_report(fetch_data=False, cell_timeout=120, log=lines.append, jobs=2)
+        yield {"root": root, "out": root / "reports", "rc": rc, "log": lines, "mp": mp}
+    finally:
+        mp.undo()
+
+
+def _copy(project, tmp_path) -> Path:
+    """A copy of the project (its nnlib source included) to edit."""
+    root = tmp_path / "copy"
+    shutil.copytree(project["root"], root, ignore=shutil.ignore_patterns("runs"))
+    shutil.copytree(codehash.PACKAGE_DIR, root / "nnlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _check(root: Path):
+    index, findings = check_report(root / "reports", notebooks_dir=root / "notebooks",
+                                   root=root, package_dir=root / "nnlib", pdf=False)
+    return {f.item: f.reasons for f in findings}, check_text(index, findings, root)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+# --- the build ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_each_notebook_records_what_it_was_computed_from(project):
+    out, root = project["out"], project["root"]
+    assert project["rc"] == 0
+    index = json.loads((out / "index.json").read_text())
+    row = index["notebooks"][0]
+    p = row["provenance"]
+    source = nbformat.read(root / "notebooks" / "01_ok.ipynb", as_version=4)
+    executed = nbformat.read(out / "executed" / "01_ok.ipynb", as_version=4)
+    assert p["source_sha256"] == provenance.source_sha256(source)
+    assert p["outputs_sha256"] == provenance.outputs_sha256(executed)
+    assert p["parameters"] == {"QUICK": False}
+    assert p["numeric_sha256"] == provenance.numeric_sha256(root=root)
+    assert p["reference_sha256"] == provenance.reference_sha256()
+    assert p["mnist_sha256"] == MNIST_SHA256
+    assert p["references"][0] == {"name": "MLP test accuracy", "published": 0.9806,
+                                   "replayed": 0.97}
+    assert p["machine"]["cores"] and p["machine"]["blas"] and p["machine"]["numpy"]
+    assert p["duration_s"] == row["duration_s"] > 0
+    assert p["runs"] == {"requested": 0, "trained": 0, "cached": 0, "cpu_s": 0,
+                         "run_cpu_s": 0}
+    assert executed.metadata["nnlib"] == p  # the executed copy carries it too
+    assert json.loads((out / "executed" / "01_ok.json").read_text())["provenance"] == p
+    # the document says how it was built
+    doc = (out / "report.html").read_text()
+    assert 'id="built"' in doc and "How this report was built" in doc
+    assert p["numeric_sha256"][:12] in doc and p["source_sha256"][:12] in doc
+    assert f"{p['machine']['cores']} cores" in doc
+    # the README's blocks were written from the published report
+    readme = (root / "README.md").read_text()
+    assert "Built on " in readme and (out / "results.md").read_text() in readme
+    assert not list((out / "executed").glob(".*"))  # no temporary file left
+
+
+@pytest.mark.slow
+def test_a_copied_report_is_executed_again_one_built_here_is_skipped(project, tmp_path,
+                                                                     monkeypatch):
+    """Skipping is for builds made here: a published report arriving with a clone (no note in
+    this machine's run cache) is never served instead of running."""
+    root = _copy(project, tmp_path)
+    monkeypatch.setenv("NNLIB_HOME", str(root))
+    monkeypatch.setenv("NNLIB_RUNS", str(root / "runs"))  # empty: another machine
+    lines = []
+    assert build_report(fetch_data=False, only=["01"], log=lines.append) == 0
+    assert not any("01_ok: unchanged" in line for line in lines) and any(
+        "01_ok: ok in" in line for line in lines)
+    # the build compared itself with the report it replaced: same notebook, same numbers
+    line = "reproduced 2 headlines: 2 identical, 0 consistent (verdict rule), 0 differ"
+    assert any(line in text for text in lines), lines
+    assert line in (root / "reports" / "reproduction.md").read_text()
+    assert "no earlier report" in " ".join(project["log"])  # the very first build had none
+    lines.clear()
+    assert build_report(fetch_data=False, only=["01"], log=lines.append) == 0
+    assert any("01_ok: unchanged" in line for line in lines), lines
+
+
+# --- --check -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_check_a_fresh_copy_is_current(project, tmp_path):
+    reasons, (text, code) = _check(_copy(project, tmp_path))
+    assert code == 0, text
+    assert reasons == {"01_ok": [], "02_ok": [], "pages": [], "README.md": []}
+    assert text.splitlines()[-1].startswith("current: all 2 notebooks")
+
+
+EDITS = {
+    # what is edited: (file, old, new), the items expected stale, and a word of the reason
+    "markdown of one notebook": ("notebooks/02_ok.ipynb", "a second notebook",
+                                 "a second notebook, edited", {"02_ok"}, "source changed"),
+    "a number in index.json": ("reports/index.json", '"ours": 0.981', '"ours": 0.991',
+                               {"01_ok", "pages"}, "headline numbers differ"),
+    "an output of an executed notebook": ("reports/executed/02_ok.ipynb", "QUICK is False",
+                                          "QUICK is True", {"02_ok", "pages"},
+                                          "outputs edited by hand"),
+    "a log message of the run cache": ("nnlib/lab/runcache.py", "which is gone",
+                                       "which has gone away", set(), ""),
+    "the grid's scheduling": ("nnlib/lab/grid.py", "def _cost(", "def _cost_of(", set(), ""),
+    "a layer": ("nnlib/nn/layers.py", '"""', '"""Edited. ', {"01_ok", "02_ok"},
+                "numeric code changed"),
+    "a recipe": ("nnlib/lab/recipes.py", "def ", "def _edited():\n    pass\n\n\ndef ",
+                 {"01_ok", "02_ok"}, "numeric code changed"),
+    "the verdict rule": ("nnlib/report/compare.py", "return 2 * self.spread",
+                         "return 3 * self.spread", {"01_ok", "02_ok"}, "numeric code changed"),
+    "a config file": ("configs/a.json", "784", "785", {"01_ok", "02_ok"},
+                      "numeric code changed"),
+    "a published reference number": ("nnlib/report/reference.py", "_r(0.9124, 0.2945)",
+                                     "_r(0.9125, 0.2945)", {"01_ok", "02_ok"},
+                                     "reference numbers changed"),
+    "a comment beside the reference numbers": ("nnlib/report/reference.py", "# Experiment 2",
+                                               "# Experiment two", set(), ""),
+    "the page text": ("reports/report.html", "What we found", "What we find", {"pages"},
+                      "report.html edited by hand"),
+    "the README's results table": ("README.md", "| 01_ok | MLP test accuracy",
+                                   "| 01_ok | MLP accuracy", {"README.md"}, "results table"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", list(EDITS))
+def test_check_names_what_an_edit_made_stale(project, tmp_path, what):
+    rel, old, new, stale, reason = EDITS[what]
+    root = _copy(project, tmp_path)
+    _edit(root / rel, old, new)
+    reasons, (text, code) = _check(root)
+    assert {item for item, why in reasons.items() if why} == stale, text
+    assert code == (1 if stale else 0)
+    for item in stale:
+        assert any(reason in why for why in reasons[item]) or item == "pages", (item, text)
+
+
+@pytest.mark.slow
+def test_check_a_quick_or_custom_build_is_not_the_report(project, tmp_path, monkeypatch):
+    root = _copy(project, tmp_path)
+    monkeypatch.setenv("NNLIB_HOME", str(root))
+    monkeypatch.setenv("NNLIB_RUNS", str(root / "runs"))
+    # as if a quick build of 01 had been copied over the published one
+    assert build_report(quick=True, only=["01"], fetch_data=False, log=lambda *a: None,
+                        out_dir=root / "elsewhere") == 0
+    shutil.copytree(root / "elsewhere", root / "reports", dirs_exist_ok=True)
+    reasons, (_, code) = _check(root)
+    assert code == 1
+    assert "a quick build, not the report" in reasons["report"][0]
+    assert any("parameters differ (published with QUICK=True" in r for r in reasons["01_ok"])
+
+
+def test_check_without_a_report(tmp_path, capsys):
+    reasons = check_report(tmp_path / "none", notebooks_dir=FIXTURES, root=tmp_path)[1]
+    assert [(f.item, f.reasons) for f in reasons] == [
+        ("report", [f"{tmp_path / 'none' / 'index.json'} does not exist: no report was built "
+                    f"in {tmp_path / 'none'}"])]
+    assert main(["report", "--check", "--out", str(tmp_path / "none")]) == 1
+    assert "stale" in capsys.readouterr().out
+
+
+def test_check_and_render_take_no_build_options(capsys):
+    for argv in (["--check", "--quick"], ["--render", "--only", "03"],
+                 ["--check", "-p", "SEEDS", "[0]"]):
+        assert main(["report", *argv]) == 2
+        err = capsys.readouterr().err
+        assert "executes nothing" in err and err.count("\n") == 1
+    assert main(["report", "--check", "--render"]) == 2  # argparse: not allowed together
+
+
+# --- --render ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_render_rebuilds_the_pages_from_the_executed_notebooks_alone(project, tmp_path,
+                                                                     monkeypatch):
+    import papermill
+    root = _copy(project, tmp_path)
+    out = root / "reports"
+    for page in ("01_ok.html", "report.html", "index.html", "results.md"):
+        (out / page).unlink()
+    monkeypatch.setattr(papermill, "execute_notebook", pytest.fail)  # no kernel
+    monkeypatch.setenv("NNLIB_RUNS", str(tmp_path / "empty-runs"))
+    index = render_report(out, pdf=False)
+    assert not (tmp_path / "empty-runs").exists()  # nothing trained, nothing cached
+    assert (out / "report.html").is_file() and (out / "01_ok.html").is_file()
+    assert set(index["rendered"]["files"]) == {
+        "01_ok.html", "02_ok.html", "executed/01_ok.log", "executed/02_ok.log", "index.html",
+        "results.md", "report.html"}
+    for name in ("01_ok.html", "report.html", "results.md"):  # the same inputs, the same pages
+        assert (out / name).read_bytes() == (project["out"] / name).read_bytes(), name
+    reasons, _ = _check(root)
+    assert reasons["01_ok"] == [] and reasons["pages"] == []
+
+
+def test_render_records_a_pdf_it_could_not_print(tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "index.json").write_text(json.dumps({"mode": "full", "generated": "now",
+                                                "commit": "abc", "parameters": {},
+                                                "failed": [], "notebooks": []}))
+    (out / "report.pdf").write_bytes(b"%PDF- an old one")
+    monkeypatch.setenv("NNLIB_CHROMIUM", str(tmp_path / "no-browser"))
+    lines = []
+    index = render_report(out, pdf="auto", log=lines.append)
+    assert index["rendered"]["pdf"] == "stale" and "report.pdf" not in index["rendered"]["files"]
+    assert any("report.pdf not printed again" in line for line in lines)
+    reasons = {f.item: f.reasons for f in check_report(out, notebooks_dir=tmp_path,
+                                                       root=tmp_path, readme=False)[1]}
+    assert any("older than report.html" in r for r in reasons["pages"])
+
+
+# --- the reproduction table --------------------------------------------------------------------
+
+def _index(**headlines):
+    rows = []
+    for name, value in headlines.items():
+        ours, std, n = value if isinstance(value, tuple) else (value, None, 1)
+        rows.append({"name": name, "ours": ours, "ours_std": std, "n_seeds": n,
+                     "vs_published": {"verdict": "consistent"}, "vs_replayed": None})
+    return {"notebooks": [{"name": "01_a", "headlines": rows}]}
+
+
+def test_reproduction_identical_consistent_differs_new_and_gone():
+    before = _index(same=(0.98, 0.001, 3), moved=0.9800, far=0.9800, gone=0.5)
+    now = _index(same=(0.98, 0.001, 3), moved=0.9810, far=0.9900, new=0.5)
+    rows = reproduction.compare_headlines(before, now, ["01_a"])
+    status = {r["headline"]: r["status"] for r in rows}
+    assert status == {"same": "identical", "moved": "consistent", "far": "differs",
+                      "new": "differs", "gone": "differs"}
+    far = next(r for r in rows if r["headline"] == "far")
+    assert far["before"] == "0.9800 (1 seed)" and far["now"] == "0.9900 (1 seed)"
+    assert "+0.0100" in far["detail"] and "2s = 0.0020" in far["detail"]
+    assert reproduction.reproduction_line(rows) == (
+        "reproduced 5 headlines: 1 identical, 1 consistent (verdict rule), 3 differ")
+    # the same mean with another std is not identical
+    rows = reproduction.compare_headlines(_index(a=(0.98, 0.001, 3)), _index(a=(0.98, 0.002, 3)),
+                                          ["01_a"])
+    assert rows[0]["status"] == "consistent"
+    md = reproduction.reproduction_markdown(rows, "the published report")
+    assert md.startswith("# Reproduction: reproduced 1 headline: 0 identical, 1 consistent")
+    assert "| 01_a | a | 0.9800 ± 0.0010 (3 seeds) | 0.9800 ± 0.0020 (3 seeds) | consistent |" \
+        in md
+
+
+@pytest.mark.slow
+def test_reproduce_compares_a_cold_build_with_the_published_report(project, tmp_path,
+                                                                   monkeypatch, capsys):
+    root = _copy(project, tmp_path)
+    monkeypatch.setenv("NNLIB_HOME", str(root))
+    monkeypatch.setenv("NNLIB_RUNS", str(root / "runs"))
+    published = {p.name: p.read_bytes() for p in (root / "reports").glob("*.*")}
+    assert main(["report", "--reproduce", "--only", "01"]) == 0
+    scratch = root / "reports" / "reproduce"
+    assert (scratch / "runs").is_dir() and not (root / "runs").exists()  # its own run cache
+    summary = json.loads((scratch / "reproduction.json").read_text())
+    assert summary["summary"] == ("reproduced 2 headlines: 2 identical, 0 consistent (verdict "
+                                  "rule), 0 differ")
+    assert "reports/index.json" in summary["against"]
+    assert {p.name: p.read_bytes() for p in (root / "reports").glob("*.*")} == published
+    # a published number that the code does not give: exit 1, naming it
+    _edit(root / "reports" / "index.json", '"ours": 0.9912', '"ours": 0.9712')
+    capsys.readouterr()
+    assert main(["report", "--reproduce", "--only", "01"]) == 1
+    out = capsys.readouterr().out
+    assert "differs: 01_ok CNN test accuracy: published 0.9712, now 0.9912 (Δ +0.0200" in out
+    # a folder it did not make is not emptied
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["report", "--reproduce", "--out", str(tmp_path / "mine")]) == 1
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+# --- README blocks ------------------------------------------------------------------------------
+
+def test_readme_blocks_are_written_and_checked(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "results.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    index = {"generated": "2026-12-04 10:00:00 UTC", "commit": "abc1234",
+             "notebooks": [{"duration_s": 120.0, "provenance": {"machine": {"cores": 2}}}]}
+    assert len(readme_problems(readme, out, index)) == 2
+    assert update_readme(readme, out, index) is True
+    assert readme_problems(readme, out, index) == []
+    text = readme.read_text()
+    assert "Built on 2026-12-04 at commit `abc1234`: 1 notebook, 2 min" in text
+    assert "<!-- results-table -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /results-table -->" \
+        in text
+    assert update_readme(readme, out, index) is False  # nothing to change
+    readme.write_text("# no blocks\n")
+    assert update_readme(readme, out, index) is False
+    assert readme_problems(readme, out, index) == ["no <!-- report-built --> block",
+                                                   "no <!-- results-table --> block"]
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+def test_figures_are_palette_pngs_a_fraction_of_the_size():
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from nnlib.report.notebook import figure_png
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    a.plot(np.sin(np.linspace(0, 9, 200)))
+    b.imshow(np.random.default_rng(0).normal(size=(28, 28)), cmap="RdBu")
+    png = figure_png(fig)
+    full = io.BytesIO()
+    fig.savefig(full, format="png", bbox_inches="tight")
+    plt.close(fig)
+    small, rgba = Image.open(io.BytesIO(png)), Image.open(io.BytesIO(full.getvalue()))
+    assert small.mode == "P" and small.size == rgba.size
+    assert len(png) < 0.6 * len(full.getvalue())
+    # the same picture: every pixel within a few levels of the original
+    diff = np.abs(np.asarray(small.convert("RGB"), dtype=int)
+                  - np.asarray(rgba.convert("RGB"), dtype=int))
+    assert np.percentile(diff, 99) <= 8 and diff.mean() < 1.0
+
+
+def test_build_module_names_what_it_publishes():
+    assert build.output_dir(quick=True).name == "quick"
+    assert build.output_dir(custom=True).name == "custom"
+    assert build.output_dir() == build.published_dir()
