@@ -127,6 +127,11 @@ def _totals(rows: list[dict]) -> dict:
             "run_cpu_s": sum(costs) if costs and all(c is not None for c in costs) else None}
 
 
+def _cpu_text(seconds: float) -> str:
+    return (f"{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else
+            f"{seconds / 60:.0f} CPU-minutes")
+
+
 def _commit_text(commit: str, dirty) -> str:
     return f"<code>{html.escape(str(commit))}</code>" + (" with uncommitted changes" if dirty
                                                           else "")
@@ -141,8 +146,7 @@ def _title_block(index: dict) -> str:
     params = parameters_summary(index.get("parameters", {}))
     machines = {machine_text((r.get("provenance") or {}).get("machine")) for r in rows}
     t = _totals(rows)
-    cpu = ("" if t["run_cpu_s"] is None else
-           f"; their training took {t['run_cpu_s'] / 3600:.1f} CPU-hours when it ran")
+    cpu = "" if t["run_cpu_s"] is None else f"; training them took {_cpu_text(t['run_cpu_s'])}"
     facts = [("Built", f"{html.escape(index['generated'])} at commit "
                        f"{_commit_text(index['commit'], index.get('dirty'))}"),
              ("Mode", mode), ("Parameters", f"<code>{html.escape(params)}</code>"),

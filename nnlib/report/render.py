@@ -113,6 +113,7 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
             log(f"[report] warning: {rec['page']} is {size / 2**20:.1f} MB (> 3 MB); "
                 "lower figure dpi or the number of figures")
     index.pop("rendered", None)
+    index["failed"] = [r["name"] for r in rows if r["status"] != "ok"]
     write_text(out / "index.html", render_index(index))
     write_text(out / "results.md", results_markdown(index))
     write_text(out / DOCUMENT, render_document(index, out))
