@@ -15,7 +15,7 @@ from nnlib.cli import main
 from nnlib.lab.mnist import MNIST_SHA256
 from nnlib.report import build, build_report, provenance, reproduction
 from nnlib.report.check import check_report, check_text
-from nnlib.report.readme import readme_problems, update_readme
+from nnlib.report.readme import built_line, readme_problems, update_readme
 from nnlib.report.render import render_report
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -340,15 +340,21 @@ def test_readme_blocks_are_written_and_checked(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(README)
     index = {"generated": "2026-12-04 10:00:00 UTC", "commit": "abc1234",
-             "notebooks": [{"duration_s": 120.0, "provenance": {"machine": {"cores": 2}}}]}
+             "notebooks": [{"duration_s": 120.0, "provenance": {"machine": {"cores": 2}},
+                            "skipped": True}]}
     assert len(readme_problems(readme, out, index)) == 2
     assert update_readme(readme, out, index) is True
     assert readme_problems(readme, out, index) == []
     text = readme.read_text()
-    assert "Built on 2026-12-04 at commit `abc1234`: 1 notebook, 2 min" in text
+    assert ("Built on 2026-12-04 at commit `abc1234`: 1 notebook, 2 min of notebook execution "
+            "(their last runs, added up) on 2 cores, 0 training runs trained and 0 taken from the "
+            "run cache") in text
     assert "<!-- results-table -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /results-table -->" \
         in text
     assert update_readme(readme, out, index) is False  # nothing to change
+    built = {**index, "duration_s": 2590.0, "notebooks": [{**index["notebooks"][0],
+                                                          "skipped": False}]}
+    assert "1 notebook, built in 43 min on 2 cores" in built_line(built)
     readme.write_text("# no blocks\n")
     assert update_readme(readme, out, index) is False
     assert readme_problems(readme, out, index) == ["no <!-- report-built --> block",

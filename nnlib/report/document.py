@@ -23,6 +23,7 @@ from .html import (
     strip_cdn,
 )
 from .parameters import parameters_summary
+from .readme import build_time_text
 
 __all__ = ["conclusions", "render_document"]
 
@@ -139,7 +140,6 @@ def _commit_text(commit: str, dirty) -> str:
 
 def _title_block(index: dict) -> str:
     rows = index["notebooks"]
-    total = sum(r.get("duration_s") or 0 for r in rows)
     n_err = sum(r["status"] != "ok" for r in rows)
     mode = ("quick &mdash; a smoke run with reduced budgets: the numbers are <strong>not</strong>"
             " the report's results" if index["mode"] == "quick" else "full")
@@ -152,9 +152,9 @@ def _title_block(index: dict) -> str:
              ("Mode", mode), ("Parameters", f"<code>{html.escape(params)}</code>"),
              ("Notebooks", f"{len(rows)} ({n_err} with errors)" if n_err else str(len(rows))),
              ("Machine", html.escape("; ".join(sorted(machines)))),
-             ("Time", f"{total / 60:.1f} min of notebook execution (the notebooks' last runs); "
-                      f"{t['trained'] + t['cached']} training runs, {t['trained']} trained in "
-                      f"that execution, {t['cached']} from the run cache{cpu}"),
+             ("Time", f"{build_time_text(index)}; {t['trained'] + t['cached']} training runs, "
+                      f"{t['trained']} trained in that execution, {t['cached']} from the run "
+                      f"cache{cpu}"),
              ("Verify", "<code>nnlib report --check</code> says whether this report matches the "
                         "code you have; <code>make reproduce</code> trains everything again and "
                         'compares every number (<a href="#built">how this report was built</a>)')]
