@@ -126,7 +126,7 @@ def test_the_published_report_is_small_enough_to_commit():
     files = _tracked("reports")
     names = {p.relative_to(PUBLISHED).as_posix() for p in files}
     for needed in ("report.html", "report.pdf", "index.html", "index.json", "results.md",
-                   "reproduction.md", *(f"executed/{n}.ipynb" for n in NOTEBOOKS),
+                   "executed/runs.jsonl", *(f"executed/{n}.ipynb" for n in NOTEBOOKS),
                    *(f"{n}.html" for n in NOTEBOOKS)):
         assert needed in names, f"reports/{needed} is not committed"
     total = sum(p.stat().st_size for p in files)

@@ -104,8 +104,8 @@ def test_each_notebook_records_what_it_was_computed_from(project):
                                    "replayed": 0.97}
     assert p["machine"]["cores"] and p["machine"]["blas"] and p["machine"]["numpy"]
     assert p["duration_s"] == row["duration_s"] > 0
-    assert p["runs"] == {"requested": 0, "trained": 0, "cached": 0, "cpu_s": 0,
-                         "run_cpu_s": 0}
+    assert p["runs"] == {"requested": 0, "runs": 0, "trained": 0, "cached": 0, "cpu_s": 0,
+                         "run_cpu_s": 0, "by_key": {}}
     assert executed.metadata["nnlib"] == p  # the executed copy carries it too
     assert json.loads((out / "executed" / "01_ok.json").read_text())["provenance"] == p
     # the document says how it was built
@@ -139,6 +139,25 @@ def test_a_copied_report_is_executed_again_one_built_here_is_skipped(project, tm
     lines.clear()
     assert build_report(fetch_data=False, only=["01"], log=lines.append) == 0
     assert any("01_ok: unchanged" in line for line in lines), lines
+
+
+def test_runs_are_counted_once_per_notebook_and_once_per_report():
+    """A notebook asking twice for a run, and two notebooks sharing one, count it once."""
+    from nnlib.report.document import _totals
+    a = provenance.run_summary([
+        {"key": "k1", "trained": True, "cpu_s": 10.0, "run_cpu_s": 9.0},
+        {"key": "k1", "trained": False, "cpu_s": 0.1, "run_cpu_s": 9.0},  # asked again
+        {"key": "k2", "trained": False, "cpu_s": 0.2, "run_cpu_s": 4.0}])
+    assert {k: a[k] for k in ("requested", "runs", "trained", "cached", "cpu_s",
+                              "run_cpu_s")} == {"requested": 3, "runs": 2, "trained": 1,
+                                                "cached": 1, "cpu_s": 10.0, "run_cpu_s": 13.0}
+    b = provenance.run_summary([{"key": "k1", "trained": False, "cpu_s": 0.1, "run_cpu_s": 9.0},
+                                {"key": "k3", "trained": False, "cpu_s": 0.1,
+                                 "run_cpu_s": None}])  # a run of unknown cost
+    assert b["trained"] == 0 and b["cached"] == 2 and b["run_cpu_s"] is None
+    rows = [{"provenance": {"runs": a}}, {"provenance": {"runs": b}}]
+    assert _totals(rows) == {"trained": 1, "cached": 2, "cpu_s": 10.0, "run_cpu_s": None}
+    assert _totals(rows[:1])["run_cpu_s"] == 13.0
 
 
 # --- --check -----------------------------------------------------------------------------------

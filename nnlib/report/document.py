@@ -120,12 +120,23 @@ def _runs(rec: dict) -> dict:
 
 
 def _totals(rows: list[dict]) -> dict:
-    runs = [_runs(r) for r in rows]
-    costs = [r.get("run_cpu_s") for r in runs]
-    return {"trained": sum(r.get("trained", 0) for r in runs),
-            "cached": sum(r.get("cached", 0) for r in runs),
-            "cpu_s": sum(r.get("cpu_s", 0) for r in runs),
-            "run_cpu_s": sum(costs) if costs and all(c is not None for c in costs) else None}
+    """The runs behind all the notebooks, each counted once however many notebooks use it."""
+    runs = {}
+    for r in rows:
+        for key, run in (_runs(r).get("by_key") or {}).items():
+            seen = runs.setdefault(key, {"trained": False, "cpu_s": run.get("cpu_s")})
+            seen["trained"] |= bool(run.get("trained"))
+    costs = [run["cpu_s"] for run in runs.values()]
+    trained = sum(run["trained"] for run in runs.values())
+    cpu = sum(_runs(r).get("cpu_s", 0) for r in rows)
+    if not runs:  # records without the per-run detail: notebook by notebook, shared runs twice
+        per = [_runs(r) for r in rows]
+        costs = [p.get("run_cpu_s") for p in per]
+        return {"trained": sum(p.get("trained", 0) for p in per),
+                "cached": sum(p.get("cached", 0) for p in per), "cpu_s": cpu,
+                "run_cpu_s": sum(costs) if costs and None not in costs else None}
+    return {"trained": trained, "cached": len(runs) - trained, "cpu_s": cpu,
+            "run_cpu_s": sum(costs) if all(c is not None for c in costs) else None}
 
 
 def _cpu_text(seconds: float) -> str:
@@ -206,9 +217,10 @@ def _built(index: dict) -> str:
 <p>Each notebook was executed by papermill through the run cache: a training run it asked for
 was either trained in that execution or taken from the cache, where an earlier execution on the
 same machine had trained it from the same configuration, seed and code. <em>Time</em>: the
-notebook's wall-clock seconds in its last execution, two notebooks side by side. <em>CPU s
-(this execution)</em>: what training took in it; <em>CPU s (runs)</em>: what its runs took when
-they were trained, wherever they came from.</p>
+notebook's wall-clock seconds in its last execution (two notebooks ran side by side, so they add
+up to more than the build took). <em>CPU s (this execution)</em>: what training took in it;
+<em>CPU s (runs)</em>: what its runs took when they were trained, wherever they came from. The
+last row counts each run once, however many notebooks use it.</p>
 <table class="nnlib-built-table"><thead><tr><th>notebook</th><th>status</th><th>time (s)</th>
 <th>runs trained / cached</th><th>CPU s (this execution)</th><th>CPU s (runs)</th>
 <th>commit</th><th>executed</th><th>source</th></tr></thead>

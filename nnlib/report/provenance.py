@@ -133,15 +133,28 @@ def machine() -> dict:
 
 
 def run_summary(lines: list[dict]) -> dict:
-    """The training runs a notebook asked for (its lines of the run log): how many were trained
-    and how many came from the cache, the CPU seconds this build spent training, and the CPU
-    seconds all of them took when they were trained (``None`` where a run's cost is unknown)."""
-    trained = [line for line in lines if line.get("trained")]
-    costs = [line.get("run_cpu_s") for line in lines]
-    return {"requested": len(lines), "trained": len(trained),
-            "cached": len(lines) - len(trained),
-            "cpu_s": round(sum(line.get("cpu_s") or 0 for line in trained), 1),
-            "run_cpu_s": (round(sum(costs), 1) if all(c is not None for c in costs) else None)}
+    """The training runs a notebook asked for (its lines of the run log; a notebook may ask for
+    the same run twice): ``requested`` calls, ``runs`` distinct runs, how many of them it
+    ``trained`` and how many came from the cache (``cached``), the CPU seconds it spent training
+    (``cpu_s``), and what all its runs took when they were trained (``run_cpu_s``; None where a
+    run's cost is unknown). ``by_key``: per run, whether this execution trained it and its CPU
+    seconds, so that a report sums runs that several notebooks share once."""
+    by_key = {}
+    for line in lines:
+        run = by_key.setdefault(line.get("key"), {"trained": False, "cpu_s": None, "spent": 0.0})
+        if line.get("trained"):
+            run["trained"] = True
+            run["spent"] += line.get("cpu_s") or 0.0
+        if run["cpu_s"] is None and line.get("run_cpu_s") is not None:
+            run["cpu_s"] = line["run_cpu_s"]
+    costs = [run["cpu_s"] for run in by_key.values()]
+    trained = sum(run["trained"] for run in by_key.values())
+    return {"requested": len(lines), "runs": len(by_key), "trained": trained,
+            "cached": len(by_key) - trained,
+            "cpu_s": round(sum(run["spent"] for run in by_key.values()), 1),
+            "run_cpu_s": round(sum(costs), 1) if all(c is not None for c in costs) else None,
+            "by_key": {str(k): {"trained": run["trained"], "cpu_s": run["cpu_s"]}
+                       for k, run in sorted(by_key.items(), key=lambda kv: str(kv[0]))}}
 
 
 def provenance(source_nb, executed_nb, *, parameters: dict, numeric: str, reference: str,
