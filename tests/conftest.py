@@ -69,3 +69,13 @@ def chromium() -> str:
             pytest.fail(f"{REQUIRE_BROWSER}=1 but {problem}")
         pytest.skip(problem)
     return exe
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """A headless Chromium driven by playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -166,15 +166,6 @@ def test_render_rebuilds_the_published_pages_without_a_kernel(checkout, tmp_path
         (PUBLISHED / "index.html").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.mark.slow
 def test_the_published_report_reads_cleanly_in_a_browser(browser):
     index = json.loads((PUBLISHED / "index.json").read_text())

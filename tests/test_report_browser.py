@@ -13,15 +13,6 @@ import pytest
 PAGES = ["report.html", "01_activations.html", "06_cnn.html", "09_beyond.html"]
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @contextlib.contextmanager
 def opened(browser, path):
     """``(page, console problems)`` of ``path`` loaded in a fresh page, closed afterwards."""
