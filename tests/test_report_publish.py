@@ -143,7 +143,6 @@ def test_a_copied_report_is_executed_again_one_built_here_is_skipped(project, tm
 
 def test_runs_are_counted_once_per_notebook_and_once_per_report():
     """A notebook asking twice for a run, and two notebooks sharing one, count it once."""
-    from nnlib.report.document import _totals
     a = provenance.run_summary([
         {"key": "k1", "trained": True, "cpu_s": 10.0, "run_cpu_s": 9.0},
         {"key": "k1", "trained": False, "cpu_s": 0.1, "run_cpu_s": 9.0},  # asked again
@@ -156,8 +155,9 @@ def test_runs_are_counted_once_per_notebook_and_once_per_report():
                                  "run_cpu_s": None}])  # a run of unknown cost
     assert b["trained"] == 0 and b["cached"] == 2 and b["run_cpu_s"] is None
     rows = [{"provenance": {"runs": a}}, {"provenance": {"runs": b}}]
-    assert _totals(rows) == {"trained": 1, "cached": 2, "cpu_s": 10.0, "run_cpu_s": None}
-    assert _totals(rows[:1])["run_cpu_s"] == 13.0
+    assert provenance.runs_behind(rows) == {"trained": 1, "cached": 2, "cpu_s": 10.0,
+                                            "run_cpu_s": None}
+    assert provenance.runs_behind(rows[:1])["run_cpu_s"] == 13.0
 
 
 # --- --check -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .html import (
     strip_cdn,
 )
 from .parameters import parameters_summary
+from .provenance import runs_behind
 from .readme import build_time_text
 
 __all__ = ["conclusions", "render_document"]
@@ -119,26 +120,6 @@ def _runs(rec: dict) -> dict:
     return (rec.get("provenance") or {}).get("runs") or {}
 
 
-def _totals(rows: list[dict]) -> dict:
-    """The runs behind all the notebooks, each counted once however many notebooks use it."""
-    runs = {}
-    for r in rows:
-        for key, run in (_runs(r).get("by_key") or {}).items():
-            seen = runs.setdefault(key, {"trained": False, "cpu_s": run.get("cpu_s")})
-            seen["trained"] |= bool(run.get("trained"))
-    costs = [run["cpu_s"] for run in runs.values()]
-    trained = sum(run["trained"] for run in runs.values())
-    cpu = sum(_runs(r).get("cpu_s", 0) for r in rows)
-    if not runs:  # records without the per-run detail: notebook by notebook, shared runs twice
-        per = [_runs(r) for r in rows]
-        costs = [p.get("run_cpu_s") for p in per]
-        return {"trained": sum(p.get("trained", 0) for p in per),
-                "cached": sum(p.get("cached", 0) for p in per), "cpu_s": cpu,
-                "run_cpu_s": sum(costs) if costs and None not in costs else None}
-    return {"trained": trained, "cached": len(runs) - trained, "cpu_s": cpu,
-            "run_cpu_s": sum(costs) if all(c is not None for c in costs) else None}
-
-
 def _cpu_text(seconds: float) -> str:
     return (f"{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else
             f"{seconds / 60:.0f} CPU-minutes")
@@ -156,7 +137,7 @@ def _title_block(index: dict) -> str:
             " the report's results" if index["mode"] == "quick" else "full")
     params = parameters_summary(index.get("parameters", {}))
     machines = {machine_text((r.get("provenance") or {}).get("machine")) for r in rows}
-    t = _totals(rows)
+    t = runs_behind(rows)
     cpu = "" if t["run_cpu_s"] is None else f"; training them took {_cpu_text(t['run_cpu_s'])}"
     facts = [("Built", f"{html.escape(index['generated'])} at commit "
                        f"{_commit_text(index['commit'], index.get('dirty'))}"),
@@ -195,7 +176,7 @@ def _built(index: dict) -> str:
             f"<td>{html.escape(str(p.get('commit', r.get('commit', '–'))))}"
             f"{'+' if p.get('dirty') else ''}</td><td>{html.escape(r.get('date', '–'))}</td>"
             f"<td>{_short(p.get('source_sha256'))}</td></tr>")
-    t = _totals(rows)
+    t = runs_behind(rows)
     total = sum(r.get("duration_s") or 0 for r in rows)
     cost = "–" if t["run_cpu_s"] is None else f"{t['run_cpu_s']:.0f}"
     body.append(f'<tr class="total"><td>all</td><td></td><td class="num">{total:.0f}</td>'

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..io import write_text
+from .provenance import runs_behind
 
 __all__ = ["BLOCKS", "build_time_text", "built_line", "readme_problems", "update_readme"]
 
@@ -31,8 +32,8 @@ def built_line(index: dict) -> str:
     date = str(index.get("generated", "?")).split(" ")[0]
     cores = {((r.get("provenance") or {}).get("machine") or {}).get("cores") for r in rows}
     cores_text = f" on {cores.pop()} cores" if len(cores) == 1 and None not in cores else ""
-    runs = [(r.get("provenance") or {}).get("runs") or {} for r in rows]
-    trained, cached = (sum(r.get(k, 0) for r in runs) for k in ("trained", "cached"))
+    runs = runs_behind(rows)
+    trained, cached = runs["trained"], runs["cached"]
     dirty = " (with uncommitted changes)" if index.get("dirty") else ""
     plural = "s" if len(rows) != 1 else ""
     return (f"**Read the report: [`reports/report.html`](reports/report.html)** (open it in a "
