@@ -230,6 +230,33 @@ def test_check_a_quick_or_custom_build_is_not_the_report(project, tmp_path, monk
     assert any("parameters differ (published with QUICK=True" in r for r in reasons["01_ok"])
 
 
+@pytest.mark.slow
+def test_an_interrupted_republish_is_stale_until_a_build_finishes(project, tmp_path, monkeypatch):
+    import papermill
+    root = _copy(project, tmp_path)
+    monkeypatch.setenv("NNLIB_HOME", str(root))
+    monkeypatch.setenv("NNLIB_RUNS", str(root / "runs"))
+    real = papermill.execute_notebook
+
+    def interrupt_02(path, *a, **k):
+        if Path(path).name == "02_ok.ipynb":
+            raise KeyboardInterrupt
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupt_02)
+    with pytest.raises(KeyboardInterrupt):
+        build_report(fetch_data=False, force=True, log=lambda *a: None)
+    before = (project["out"] / "executed" / "02_ok.ipynb").read_bytes()
+    assert (root / "reports" / "executed" / "02_ok.ipynb").read_bytes() == before  # kept
+    reasons, (_, code) = _check(root)
+    assert code == 1 and reasons["02_ok"] == []
+    assert "a build that did not finish" in reasons["01_ok"][0]
+    monkeypatch.setattr(papermill, "execute_notebook", real)
+    assert build_report(fetch_data=False, log=lambda *a: None) == 0
+    reasons, (text, code) = _check(root)
+    assert code == 0, text
+
+
 def test_check_without_a_report(tmp_path, capsys):
     reasons = check_report(tmp_path / "none", notebooks_dir=FIXTURES, root=tmp_path)[1]
     assert [(f.item, f.reasons) for f in reasons] == [

@@ -92,8 +92,8 @@ def _notebook(name: str, source: Path | None, row: dict | None, out: Path, numer
         why.append(f"{executed.relative_to(out)} is unreadable ({type(exc).__name__})")
         return found
     if outputs_sha256(nb) != prov.get("outputs_sha256"):
-        why.append(f"outputs edited by hand ({executed.relative_to(out)} is not what the build "
-                   "wrote)")
+        why.append(f"outputs edited by hand ({executed.relative_to(out)} is not what {INDEX} "
+                   "records: edited, or written by a build that did not finish)")
     elif nb.metadata.get("nnlib") != prov:
         why.append(f"{executed.relative_to(out)} and {INDEX} record different provenance")
     if headline_rows(nb) != (row.get("headlines") or []):
