@@ -23,7 +23,7 @@ from .html import (
     strip_cdn,
 )
 from .parameters import parameters_summary
-from .provenance import runs_behind
+from .provenance import runs_behind, runs_of
 from .readme import build_time_text
 
 __all__ = ["conclusions", "render_document"]
@@ -116,10 +116,6 @@ def machine_text(m: dict | None) -> str:
             f"Python {m.get('python')}, NumPy {m.get('numpy')}, {blas}")
 
 
-def _runs(rec: dict) -> dict:
-    return (rec.get("provenance") or {}).get("runs") or {}
-
-
 def _cpu_text(seconds: float) -> str:
     return (f"{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else
             f"{seconds / 60:.0f} CPU-minutes")
@@ -164,7 +160,7 @@ def _built(index: dict) -> str:
     and what it was computed from."""
     rows, body = index["notebooks"], []
     for r in rows:
-        p, runs = r.get("provenance") or {}, _runs(r)
+        p, runs = r.get("provenance") or {}, runs_of(r)
         dur = "–" if r.get("duration_s") is None else f"{r['duration_s']:.0f}"
         cost = runs.get("run_cpu_s")
         body.append(

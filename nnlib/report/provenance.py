@@ -27,7 +27,7 @@ from ..codehash import PACKAGE_DIR, closure
 from ..lab.mnist import MNIST_SHA256
 
 __all__ = ["NUMERIC_ROOTS", "machine", "numeric_sha256", "outputs_sha256", "provenance",
-           "reference_sha256", "run_summary", "runs_behind", "source_sha256"]
+           "reference_sha256", "run_summary", "runs_behind", "runs_of", "source_sha256"]
 
 #: The modules whose code computes what the report shows, with everything they import: a run
 #: (``nnlib.lab.train``, what the run cache keys on), the protocols that configure the runs
@@ -157,7 +157,8 @@ def run_summary(lines: list[dict]) -> dict:
                        for k, run in sorted(by_key.items(), key=lambda kv: str(kv[0]))}}
 
 
-def _summary(row: dict) -> dict:
+def runs_of(row: dict) -> dict:
+    """The ``run_summary`` a notebook's index row records ({} for a row without provenance)."""
     return (row.get("provenance") or {}).get("runs") or {}
 
 
@@ -167,14 +168,14 @@ def runs_behind(rows: list[dict]) -> dict:
     that execution) and ``run_cpu_s`` (what they all took when trained; None if unknown)."""
     runs = {}
     for r in rows:
-        for key, run in (_summary(r).get("by_key") or {}).items():
+        for key, run in (runs_of(r).get("by_key") or {}).items():
             seen = runs.setdefault(key, {"trained": False, "cpu_s": run.get("cpu_s")})
             seen["trained"] |= bool(run.get("trained"))
     costs = [run["cpu_s"] for run in runs.values()]
     trained = sum(run["trained"] for run in runs.values())
-    cpu = sum(_summary(r).get("cpu_s", 0) for r in rows)
+    cpu = sum(runs_of(r).get("cpu_s", 0) for r in rows)
     if not runs:  # records without the per-run detail: notebook by notebook, shared runs twice
-        per = [_summary(r) for r in rows]
+        per = [runs_of(r) for r in rows]
         costs = [p.get("run_cpu_s") for p in per]
         return {"trained": sum(p.get("trained", 0) for p in per),
                 "cached": sum(p.get("cached", 0) for p in per), "cpu_s": cpu,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..io import write_json, write_text
 from .compare import verdict
+from .html import ours_text
 
 __all__ = ["REPRODUCTION_JSON", "REPRODUCTION_MD", "compare_headlines", "reproduction_line",
            "reproduction_markdown", "write_reproduction"]
@@ -34,15 +35,6 @@ def _headlines(index: dict | None, names) -> dict:
             for h in row.get("headlines") or []:
                 found[(row["name"], str(h.get("name")))] = h
     return found
-
-
-def _number(h: dict) -> str:
-    if h.get("ours") is None:
-        return "–"
-    std = h.get("ours_std")
-    n = h.get("n_seeds")
-    return (f"{h['ours']:.4f}" + ("" if std is None else f" ± {std:.4f}")
-            + ("" if n is None else f" ({n} seed{'s' if n != 1 else ''})"))
 
 
 def _verdicts(h: dict) -> tuple:
@@ -79,8 +71,8 @@ def compare_headlines(before: dict | None, now: dict, names) -> list[dict]:
         else:
             status, detail = _judge(b, n)
         rows.append({"notebook": key[0], "headline": key[1],
-                     "before": None if b is None else _number(b),
-                     "now": None if n is None else _number(n),
+                     "before": None if b is None else ours_text(b),
+                     "now": None if n is None else ours_text(n),
                      "status": status, "detail": detail})
     return rows
 
