@@ -23,7 +23,9 @@ from .. import codehash
 from ..io import write_json
 from ..nn.ensemble import Ensemble
 from ..nn.models import load as load_model
-from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir  # noqa: F401 (notebooks: ex.default_data_dir())
+
+# default_data_dir is here for the notebooks (ex.default_data_dir())
+from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir  # noqa: F401
 from . import runcache
 from .config import Config, load_config, with_overrides
 from .train import CONFIG_FILE, fit_run, load_data
