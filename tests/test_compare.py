@@ -9,44 +9,90 @@ from nnlib.report import compare, reference
 from nnlib.report.compare import Verdict, comparison_table, headline_row, seed_stats, verdict
 
 
-def spread(mean, std):
-    return math.sqrt(std ** 2 + mean * (1 - mean) / 10_000)
+def tolerance(sigma, n, n_reference=1):
+    return 2 * sigma * math.sqrt(1 / n_reference + 1 / n)
 
 
 # ----------------------------------------------------------------------------- verdict
-def test_one_seed_uses_the_binomial_term_only():
-    m = 0.9572
-    s = math.sqrt(m * (1 - m) / 10_000)  # 0.002024...
-    v = verdict(0.9573, m)  # the replayed LeakyReLU vs one nnlib seed
-    assert v.std == 0.0 and v.n_seeds == 1
-    assert v.spread == pytest.approx(s, rel=1e-12)
-    assert v.label == "consistent" and v.short == "consistent"
-    # 0.9423 (published) is 0.0149 below: more than 2s ≈ 0.0040
-    low = verdict(0.9423, m)
-    assert low.label == "lower" and low.short == "lower by 0.0149"
-    assert low.difference == pytest.approx(0.9423 - m)
-    assert "one seed" in str(low)
-    assert verdict(0.9423, m, float("nan")).std == 0.0  # seed_stats' NaN std of one seed
-    assert verdict(0.9423, m, np.float32("nan")).std == 0.0
-    assert verdict(0.9423, m, 0.05, n_seeds=1).std == 0.0  # one seed has no seed spread
+def test_three_seeds_use_their_own_seed_std():
+    m, sd = 0.9576, 0.0011  # exp. 1 relu: 3 seeds
+    v = verdict(0.9427, m, sd, 3)  # the published number, 0.0149 below
+    assert v.sigma == sd and v.tolerance == pytest.approx(2 * sd * math.sqrt(1 + 1 / 3))
+    assert v.label == "below" and v.short == "reference 0.0149 below ours"
+    assert v.text("published") == "published 0.0149 below ours"
+    assert v.difference == pytest.approx(0.9427 - m)
+    assert "3 seeds" in str(v) and "σ 0.0011" in str(v)
+    # 0.9580 (replayed) is 0.0004 above: inside 2σ·√(4/3) ≈ 0.0025
+    assert verdict(0.9580, m, sd, 3).label == "consistent"
 
 
-@pytest.mark.parametrize("offset, label", [(+1, "higher"), (-1, "lower")])
+def test_the_test_set_sampling_error_is_not_in_the_rule():
+    # the old rule added m(1−m)/10000 (σ ≈ 0.0013 here): 0.0030 would have been consistent
+    v = verdict(0.9836, 0.9866, 0.0005, 3)
+    assert v.tolerance == pytest.approx(tolerance(0.0005, 3)) and v.label == "below"
+
+
+def test_one_seed_borrows_the_family_std_or_stays_unjudged():
+    m = 0.9867
+    alone = verdict(0.9836, m)  # one seed, no family: nothing to judge by
+    assert alone.sigma is None and alone.tolerance is None
+    assert alone.label == "unjudged" and alone.short == "no seed spread"
+    assert "unjudged" in str(alone)
+    # a one-seed row's own std (NaN from seed_stats, or anything) is never used
+    assert verdict(0.9836, m, float("nan")).sigma is None
+    assert verdict(0.9836, m, np.float32("nan")).sigma is None
+    assert verdict(0.9836, m, 0.05, n_seeds=1).sigma is None
+    borrowed = verdict(0.9836, m, float("nan"), 1, family_std=0.0013)
+    assert borrowed.sigma == 0.0013 and borrowed.tolerance == pytest.approx(tolerance(0.0013, 1))
+    assert borrowed.label == "consistent"  # |−0.0031| ≤ 2·0.0013·√2 = 0.0037
+    # a row with its own seeds ignores the family
+    assert verdict(0.9836, m, 0.0005, 3, family_std=0.0013).sigma == 0.0005
+
+
+def test_n_reference_counts_the_runs_behind_the_reference():
+    # two means over three seeds each (a rebuild against the build before it)
+    v = verdict(0.9811, 0.9806, 0.0008, 3, n_reference=3)
+    assert v.tolerance == pytest.approx(tolerance(0.0008, 3, 3))
+
+
+@pytest.mark.parametrize("offset, label", [(+1, "above"), (-1, "below")])
 def test_both_directions_and_the_boundary(offset, label):
     m, sd = 0.95, 0.003
-    tol = 2 * spread(m, sd)
+    tol = tolerance(sd, 3)
     inside = verdict(m + offset * (tol - 1e-9), m, sd, 3)
     outside = verdict(m + offset * (tol + 1e-6), m, sd, 3)
     assert inside.label == "consistent"
     assert outside.label == label
-    assert outside.short == f"{label} by {tol + 1e-6:.4f}"
+    assert outside.text("replayed") == f"replayed {tol + 1e-6:.4f} {label} ours"
     assert outside.tolerance == pytest.approx(tol)
 
 
 def test_seed_spread_widens_the_tolerance():
-    # the same gap is "higher" with a tight seed spread and "consistent" with a wide one
-    assert verdict(0.9700, 0.9650, 0.0005, 3).label == "higher"
+    # the same gap is "above" with a tight seed spread and "consistent" with a wide one
+    assert verdict(0.9700, 0.9650, 0.0005, 3).label == "above"
     assert verdict(0.9700, 0.9650, 0.0030, 3).label == "consistent"
+
+
+def test_verdict_text_and_label_of_a_cell():
+    assert compare.verdict_text(None) == "–"
+    assert compare.verdict_text({"verdict": "none"}) == "–"
+    assert compare.verdict_text({"verdict": "unjudged", "difference": 0.01}) == "no seed spread"
+    assert compare.verdict_text({"verdict": "above", "difference": 0.0154},
+                                "published") == "published 0.0154 above ours"
+    for cell, label in [("consistent", "consistent"), ("published 0.0154 above ours", "above"),
+                        ("replayed 0.0031 below ours", "below"), ("no seed spread", "unjudged"),
+                        ("–", "none")]:
+        assert compare.verdict_label(cell) == label
+
+
+def test_family_std():
+    df = pd.DataFrame({"test_accuracy": [0.97, 0.98, 0.99]})
+    assert compare.family_std(df) == pytest.approx(0.01)
+    assert compare.family_std(df.iloc[:1]) is None
+    row = headline_row("one", (0.97, float("nan"), 1), 0.96, family_std=0.01)
+    assert row["family_std"] == 0.01
+    # a row with its own seeds does not carry one
+    assert "family_std" not in headline_row("three", (0.97, 0.01, 3), 0.96, family_std=0.02)
 
 
 @pytest.mark.parametrize("ref", [None, float("nan"), np.nan])
@@ -54,7 +100,7 @@ def test_missing_reference(ref):
     v = verdict(ref, 0.98, 0.001, 3)
     assert v.label == "none" and v.short == "–" and v.difference is None
     assert v.to_dict() == {"verdict": "none", "reference": None, "difference": None,
-                           "tolerance": pytest.approx(2 * spread(0.98, 0.001))}
+                           "tolerance": pytest.approx(tolerance(0.001, 3)), "sigma": 0.001}
 
 
 def test_verdict_rejects_non_accuracies():
@@ -101,7 +147,7 @@ def test_comparison_table_columns_and_verdicts():
     assert relu["act"] == "ReLU" and relu["seeds"] == 3
     assert (relu["published"], relu["replayed"]) == ("0.9427", "0.9580")
     assert relu["nnlib"] == "0.9580 ± 0.0010"
-    assert relu["vs published"] == "lower by 0.0153"
+    assert relu["vs published"] == "published 0.0153 below ours"
     assert relu["vs replayed"] == "consistent"
     assert relu["published loss"] == "0.1968" and relu["nnlib loss"] == "0.1500 ± 0.0020"
     tanh = table.iloc[1]
@@ -140,6 +186,20 @@ def test_difference_and_its_noise():
     assert compare.difference(stats, "a", "c").significant is False
     assert compare.difference(stats, "a", "one").se is None
     assert compare.difference(stats, "a", "one").significant is None
+    assert compare.noise_text(compare.difference(stats, "a", "one")).startswith("not separable")
+    assert compare.noise_text(d) == "more than the seed noise"
+    assert compare.noise_text(compare.difference(stats, "a", "c")) == "within the seed noise"
+    # a one-seed side: the family's σ of one run stands for both spreads
+    fam = compare.difference(stats, "a", "one", family_std=0.002)
+    assert fam.se == pytest.approx(0.002 * math.sqrt(1 / 3 + 1))
+    assert fam.significant is True  # 0.01 > 2·0.0023
+    # two single runs (a recipe and its ablation, one seed)
+    runs = compare.runs_difference(0.9940, 0.9945, 0.0001)
+    assert runs.value == pytest.approx(-0.0005) and runs.se == pytest.approx(0.0001 * math.sqrt(2))
+    assert runs.significant is True  # 0.0005 > 2·0.00014
+    assert compare.runs_difference(0.9940, 0.9945, 0.0002).significant is False  # 2·0.00028
+    assert compare.runs_difference(0.99, 0.98, None).se is None
+    assert "one run each" in compare.describe(compare.runs_difference(0.99, 0.98, 0.001), "x", "y")
 
 
 def test_paired_difference_removes_the_shared_seed_noise():
@@ -166,10 +226,11 @@ def test_paired_difference_removes_the_shared_seed_noise():
 
 
 def test_verdict_counts():
-    table = pd.DataFrame({"vs published": ["consistent", "higher by 0.01", "lower by 0.02",
-                                           "lower by 0.03", "–"]})
-    assert compare.verdict_counts(table, "vs published") == {"consistent": 1, "higher": 1,
-                                                             "lower": 2}
+    table = pd.DataFrame({"vs published": ["consistent", "published 0.0100 above ours",
+                                           "published 0.0200 below ours",
+                                           "published 0.0300 below ours", "no seed spread", "–"]})
+    assert compare.verdict_counts(table, "vs published") == {"consistent": 1, "above": 1,
+                                                             "below": 2}
 
 
 def test_size_sweep_summary():

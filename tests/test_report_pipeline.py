@@ -88,22 +88,26 @@ def test_headlines_in_index(built):
                                 "replayed")} == {
         "name": "MLP test accuracy", "ours": 0.981, "ours_std": 0.001, "n_seeds": 3,
         "published": 0.9806, "replayed": 0.97}
-    # verdicts, carried by index.json: 2s = 2·sqrt(0.001² + 0.981·0.019/10000) = 0.0034
+    # verdicts, carried by index.json: 2σ·√(1 + 1/3) = 2·0.001·1.155 = 0.0023
     assert mlp["vs_published"]["verdict"] == "consistent"
-    assert mlp["vs_replayed"]["verdict"] == "lower"
+    assert mlp["vs_replayed"]["verdict"] == "below"
     assert mlp["vs_replayed"]["difference"] == pytest.approx(0.97 - 0.981)
-    # the old key "report" still means "published"; no replay -> no verdict
+    # the old key "report" still means "published"; no replay -> no verdict; one seed -> the
+    # family's σ: 2·0.001·√2 = 0.0028 > |0.992 − 0.9912|
     assert cnn["ours_std"] is None and cnn["published"] == 0.992 and cnn["replayed"] is None
+    assert cnn["family_std"] == 0.001
     assert cnn["vs_published"]["verdict"] == "consistent" and cnn["vs_replayed"] is None
+    assert cnn["vs_published"]["tolerance"] == pytest.approx(2 * 0.001 * 2 ** 0.5)
     index = json.loads((built["out"] / "index.json").read_text())
-    assert index["notebooks"][0]["headlines"][0]["vs_replayed"]["verdict"] == "lower"
+    assert index["notebooks"][0]["headlines"][0]["vs_replayed"]["verdict"] == "below"
     index_html = (built["out"] / "index.html").read_text()
     assert "MLP test accuracy" in index_html and "0.9810 ± 0.0010 (3 seeds)" in index_html
-    assert "<td class=\"num\">0.9806</td>" in index_html and "lower by 0.0110" in index_html
+    assert "<td class=\"num\">0.9806</td>" in index_html
+    assert "replayed 0.0110 below ours" in index_html
     assert "consistent" in index_html
     table = (built["out"] / "results.md").read_text()
     assert ("| 01_ok | MLP test accuracy | 0.9806 | 0.9700 | 0.9810 ± 0.0010 (3 seeds) | "
-            "consistent | lower by 0.0110 |") in table
+            "consistent | replayed 0.0110 below ours |") in table
     assert "| 01_ok | CNN test accuracy | 0.9920 | – | 0.9912 | consistent | – |" \
         in table
     assert 'href="01_ok.html"' in index_html and 'href="02_fails.html"' in index_html
@@ -221,15 +225,18 @@ def test_headline_helper(monkeypatch):
                                 "replayed")} == {
         "name": "acc", "ours": 0.5, "ours_std": 0.01, "n_seeds": 2, "published": 0.49,
         "replayed": 0.6}
-    # 2s = 2·sqrt(0.01² + 0.25/10000) = 0.0224: 0.49 is consistent, 0.6 is higher
+    # 2σ·√(1 + 1/2) = 2·0.01·1.22 = 0.0245: 0.49 is consistent, 0.6 is above
     assert row["vs_published"]["verdict"] == "consistent"
-    assert row["vs_replayed"]["verdict"] == "higher"
-    assert row["vs_replayed"]["tolerance"] == pytest.approx(2 * (0.01 ** 2 + 0.25e-4) ** 0.5)
+    assert row["vs_replayed"]["verdict"] == "above"
+    assert row["vs_replayed"]["tolerance"] == pytest.approx(2 * 0.01 * 1.5 ** 0.5)
     (obj, raw), = shown
     assert raw is True and obj[report.HEADLINE_MIME] == rows
     json.dumps(obj[report.HEADLINE_MIME])
     assert "acc" in obj["text/plain"] and "0.5000 ± 0.0100" in obj["text/plain"]
-    assert "higher by 0.1000" in obj["text/plain"]
+    assert "replayed 0.1000 above ours" in obj["text/plain"]
+    # one seed and no family σ: shown, not judged
+    (lone,) = report.headline([{"name": "one", "ours": 0.5, "n_seeds": 1, "published": 0.4}])
+    assert lone["vs_published"]["verdict"] == "unjudged"
     # "ours" that is not an accuracy gets no verdict
     assert report.headline([{"name": "s", "ours": 12.0, "published": 10.0}])[0][
         "vs_published"] is None

@@ -15,6 +15,7 @@ from nnlib.cli import main
 from nnlib.lab.mnist import MNIST_SHA256
 from nnlib.report import build, build_report, provenance, reproduction
 from nnlib.report.check import check_report, check_text
+from nnlib.report.html import summary_markdown
 from nnlib.report.readme import built_line, readme_problems, update_readme
 from nnlib.report.render import render_report
 
@@ -26,9 +27,9 @@ old
 <!-- /report-built -->
 
 ## Results
-<!-- results-table -->
+<!-- results-summary -->
 old
-<!-- /results-table -->
+<!-- /results-summary -->
 """
 
 
@@ -115,7 +116,8 @@ def test_each_notebook_records_what_it_was_computed_from(project):
     assert f"{p['machine']['cores']} cores" in doc
     # the README's blocks were written from the published report
     readme = (root / "README.md").read_text()
-    assert "Built on " in readme and (out / "results.md").read_text() in readme
+    assert "Built on " in readme and summary_markdown(index) in readme
+    assert "| 01_ok | MLP test accuracy |" in readme and "[`reports/results.md`]" in readme
     assert not list((out / "executed").glob(".*"))  # no temporary file left
 
 
@@ -174,8 +176,9 @@ EDITS = {
     # what is edited: (file, old, new), the items expected stale, and a word of the reason
     "markdown of one notebook": ("notebooks/02_ok.ipynb", "a second notebook",
                                  "a second notebook, edited", {"02_ok"}, "source changed"),
+    # the README's summary is written from index.json: a summary number edited there shows too
     "a number in index.json": ("reports/index.json", '"ours": 0.981', '"ours": 0.991',
-                               {"01_ok", "pages"}, "headline numbers differ"),
+                               {"01_ok", "pages", "README.md"}, "headline numbers differ"),
     "an output of an executed notebook": ("reports/executed/02_ok.ipynb", "QUICK is False",
                                           "QUICK is True", {"02_ok", "pages"},
                                           "outputs edited by hand"),
@@ -186,8 +189,8 @@ EDITS = {
                 "numeric code changed"),
     "a recipe": ("nnlib/lab/recipes.py", "def ", "def _edited():\n    pass\n\n\ndef ",
                  {"01_ok", "02_ok"}, "numeric code changed"),
-    "the verdict rule": ("nnlib/report/compare.py", "return 2 * self.spread",
-                         "return 3 * self.spread", {"01_ok", "02_ok"}, "numeric code changed"),
+    "the verdict rule": ("nnlib/report/compare.py", "return 2 * self.sigma",
+                         "return 3 * self.sigma", {"01_ok", "02_ok"}, "numeric code changed"),
     "a config file": ("configs/a.json", "784", "785", {"01_ok", "02_ok"},
                       "numeric code changed"),
     "a published reference number": ("nnlib/report/reference.py", "_r(0.9124, 0.2945)",
@@ -197,8 +200,8 @@ EDITS = {
                                                "# Experiment two", set(), ""),
     "the page text": ("reports/report.html", "What we found", "What we find", {"pages"},
                       "report.html edited by hand"),
-    "the README's results table": ("README.md", "| 01_ok | MLP test accuracy",
-                                   "| 01_ok | MLP accuracy", {"README.md"}, "results table"),
+    "the README's results summary": ("README.md", "| 01_ok | MLP test accuracy",
+                                     "| 01_ok | MLP accuracy", {"README.md"}, "results summary"),
 }
 
 
@@ -212,7 +215,8 @@ def test_check_names_what_an_edit_made_stale(project, tmp_path, what):
     assert {item for item, why in reasons.items() if why} == stale, text
     assert code == (1 if stale else 0)
     for item in stale:
-        assert any(reason in why for why in reasons[item]) or item == "pages", (item, text)
+        also = item == "pages" or (item == "README.md" and rel.endswith("index.json"))
+        assert any(reason in why for why in reasons[item]) or also, (item, text)
 
 
 @pytest.mark.slow
@@ -324,21 +328,26 @@ def _index(**headlines):
         ours, std, n = value if isinstance(value, tuple) else (value, None, 1)
         rows.append({"name": name, "ours": ours, "ours_std": std, "n_seeds": n,
                      "vs_published": {"verdict": "consistent"}, "vs_replayed": None})
+        if n == 1 and not name.startswith("lone"):  # one seed: σ from its family
+            rows[-1]["family_std"] = 0.001
     return {"notebooks": [{"name": "01_a", "headlines": rows}]}
 
 
 def test_reproduction_identical_consistent_differs_new_and_gone():
-    before = _index(same=(0.98, 0.001, 3), moved=0.9800, far=0.9800, gone=0.5)
-    now = _index(same=(0.98, 0.001, 3), moved=0.9810, far=0.9900, new=0.5)
+    before = _index(same=(0.98, 0.001, 3), moved=0.9800, far=0.9800, gone=0.5, lone=0.98)
+    now = _index(same=(0.98, 0.001, 3), moved=0.9810, far=0.9900, new=0.5, lone=0.9801)
     rows = reproduction.compare_headlines(before, now, ["01_a"])
     status = {r["headline"]: r["status"] for r in rows}
     assert status == {"same": "identical", "moved": "consistent", "far": "differs",
-                      "new": "differs", "gone": "differs"}
+                      "new": "differs", "gone": "differs", "lone": "differs"}
     far = next(r for r in rows if r["headline"] == "far")
     assert far["before"] == "0.9800 (1 seed)" and far["now"] == "0.9900 (1 seed)"
-    assert "+0.0100" in far["detail"] and "2s = 0.0020" in far["detail"]
+    # two single runs: 2σ·√(1/1 + 1/1) with the family's σ 0.001
+    assert "+0.0100" in far["detail"] and "2σ·√(2/1) = 0.0028" in far["detail"]
+    lone = next(r for r in rows if r["headline"] == "lone")  # one seed, no σ: cannot judge
+    assert "no seed spread" in lone["detail"]
     assert reproduction.reproduction_line(rows) == (
-        "reproduced 5 headlines: 1 identical, 1 consistent (verdict rule), 3 differ")
+        "reproduced 6 headlines: 1 identical, 1 consistent (verdict rule), 4 differ")
     # the same mean with another std is not identical
     rows = reproduction.compare_headlines(_index(a=(0.98, 0.001, 3)), _index(a=(0.98, 0.002, 3)),
                                           ["01_a"])
@@ -380,31 +389,42 @@ def test_reproduce_compares_a_cold_build_with_the_published_report(project, tmp_
 # --- README blocks ------------------------------------------------------------------------------
 
 def test_readme_blocks_are_written_and_checked(tmp_path):
-    out = tmp_path / "reports"
-    out.mkdir()
-    (out / "results.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
     readme = tmp_path / "README.md"
     readme.write_text(README)
+    heads = [{"name": "final", "ours": 0.98, "ours_std": 0.001, "n_seeds": 3, "published": 0.97,
+              "replayed": 0.9805, "summary": True,
+              "vs_published": {"verdict": "below", "difference": -0.01},
+              "vs_replayed": {"verdict": "consistent", "difference": 0.0005}},
+             {"name": "other", "ours": 0.95, "ours_std": None, "n_seeds": 1, "published": 0.96,
+              "replayed": None, "vs_published": {"verdict": "unjudged", "difference": 0.01},
+              "vs_replayed": None}]
     index = {"generated": "2026-12-04 10:00:00 UTC", "commit": "abc1234",
-             "notebooks": [{"duration_s": 120.0, "provenance": {"machine": {"cores": 2}},
-                            "skipped": True}]}
-    assert len(readme_problems(readme, out, index)) == 2
-    assert update_readme(readme, out, index) is True
-    assert readme_problems(readme, out, index) == []
+             "notebooks": [{"name": "01_a", "duration_s": 120.0, "headlines": heads,
+                            "provenance": {"machine": {"cores": 2}}, "skipped": True}]}
+    assert len(readme_problems(readme, index)) == 2
+    assert update_readme(readme, index) is True
+    assert readme_problems(readme, index) == []
     text = readme.read_text()
     assert ("Built on 2026-12-04 at commit `abc1234`: 1 notebook, 2 min of notebook execution "
             "(their last runs, added up) on 2 cores, 0 training runs trained and 0 taken from the "
             "run cache") in text
-    assert "<!-- results-table -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /results-table -->" \
-        in text
-    assert update_readme(readme, out, index) is False  # nothing to change
+    # the summary: the rows marked "summary" only, then the counts over every headline
+    summary = text.split("<!-- results-summary -->\n")[1].split("<!-- /results-summary -->")[0]
+    assert ("| 01_a | final | 0.9700 | 0.9805 | 0.9800 ± 0.0010 (3 seeds) | published 0.0100 "
+            "below ours | consistent |") in summary
+    assert "| other |" not in summary
+    assert ("All 2 headline numbers: [`reports/results.md`](reports/results.md). Against the "
+            "report's code replayed, 1 of 1 consistent (0 with the replayed number above ours, 0 "
+            "below); against its published numbers, 0 of 1 consistent (0 with the published "
+            "number above ours, 1 below).") in summary
+    assert update_readme(readme, index) is False  # nothing to change
     built = {**index, "duration_s": 2590.0, "notebooks": [{**index["notebooks"][0],
                                                           "skipped": False}]}
     assert "1 notebook, built in 43 min on 2 cores" in built_line(built)
     readme.write_text("# no blocks\n")
-    assert update_readme(readme, out, index) is False
-    assert readme_problems(readme, out, index) == ["no <!-- report-built --> block",
-                                                   "no <!-- results-table --> block"]
+    assert update_readme(readme, index) is False
+    assert readme_problems(readme, index) == ["no <!-- report-built --> block",
+                                              "no <!-- results-summary --> block"]
 
 
 # --- figures ------------------------------------------------------------------------------------

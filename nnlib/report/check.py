@@ -6,7 +6,7 @@ parameters, the code that computes numbers changed, the lab report's reference n
 its executed copy or ``index.json`` were edited by hand, it failed, or it is not published. Then
 the rendered files (pages, ``report.html``, ``report.pdf``, ``index.html``, ``results.md``: each
 must be what the last render wrote, made from the current index and executed notebooks) and the
-README's results table and build line (the published ``results.md`` and build, verbatim).
+README's results summary and build line (written from the published index).
 
 Nothing is executed and nothing is written: the check reads files and hashes source.
 """
@@ -156,8 +156,8 @@ def check_report(out=None, *, notebooks_dir=None, root=None, package_dir=PACKAGE
     findings.append(_rendered(out, index, pdf))
     if readme is not False:
         readme = Path(readme) if readme is not None else root / "README.md"
-        findings.append(Finding(readme.name, readme_problems(readme, out, index),
-                                note="results table and build line"))
+        findings.append(Finding(readme.name, readme_problems(readme, index),
+                                note="results summary and build line"))
     return index, findings
 
 

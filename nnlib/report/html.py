@@ -7,7 +7,8 @@ import html
 import re
 from pathlib import Path
 
-from .notebook import acc_text, as_number, verdict_text
+from .compare import verdict_label, verdict_text
+from .notebook import acc_text, as_number
 from .parameters import parameters_summary
 
 _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
@@ -144,7 +145,7 @@ text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{white-space:nowr
 .ok{color:#1a7f37;font-weight:600}.error{color:#c62828;font-weight:600}
 .err{color:#c62828;font-size:.9em}h2{font-size:1.25em;margin-top:1.6em}
 .legend{color:#444;font-size:.92em}.heads td{font-size:.93em}
-.v-consistent{color:#1a7f37}.v-higher,.v-lower{color:#9a6700;font-weight:600}
+.v-consistent{color:#1a7f37}.v-above,.v-below{color:#9a6700;font-weight:600}
 .heads td[class^="v-"]{white-space:nowrap}
 code{font-size:.92em}a{color:#0b5cad}
 .doc{font-size:1.05em;margin:1em 0 1.4em}
@@ -177,8 +178,9 @@ def headline_table(index: dict) -> list[dict]:
             out.append({"notebook": nb["name"], "result": str(r.get("name", "")),
                         "published": acc_text(published), "replayed": acc_text(replayed),
                         "nnlib": ours_text(ours),
-                        "vs published": verdict_text(r.get("vs_published")),
-                        "vs replayed": verdict_text(r.get("vs_replayed"))})
+                        "vs published": verdict_text(r.get("vs_published"), "published"),
+                        "vs replayed": verdict_text(r.get("vs_replayed"), "replayed"),
+                        "summary": bool(r.get("summary"))})
     return out
 
 
@@ -186,14 +188,52 @@ _HEADLINE_COLUMNS = ("notebook", "result", "published", "replayed", "nnlib", "vs
                      "vs replayed")
 
 
-def results_markdown(index: dict) -> str:
-    """The headline numbers of ``index`` as a Markdown table (the README's results table)."""
+def _markdown_table(rows: list[dict]) -> list[str]:
     lines = ["| " + " | ".join(_HEADLINE_COLUMNS[:4]) + " | nnlib (mean ± std) | "
              + " | ".join(_HEADLINE_COLUMNS[5:]) + " |",
              "|" + "---|" * len(_HEADLINE_COLUMNS)]
-    for row in headline_table(index):
+    for row in rows:
         lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in _HEADLINE_COLUMNS)
                      + " |")
+    return lines
+
+
+def verdict_tally(index: dict) -> dict:
+    """``{"published": {...}, "replayed": {...}}``: how many headlines of ``index`` are
+    consistent with each reference, or have it above or below ours (unjudged rows apart)."""
+    tally = {who: dict.fromkeys(("consistent", "above", "below", "unjudged"), 0)
+             for who in ("published", "replayed")}
+    for nb in index["notebooks"]:
+        for r in nb.get("headlines") or []:
+            for who in tally:
+                label = (r.get(f"vs_{who}") or {}).get("verdict")
+                if label in tally[who]:
+                    tally[who][label] += 1
+    return tally
+
+
+def summary_markdown(index: dict) -> str:
+    """The README's results summary: the headlines the notebooks marked ``summary`` (the lab's
+    final models and ours), the verdict counts over every headline, and where the full table is."""
+    rows = [r for r in headline_table(index) if r["summary"]]
+    n = sum(len(nb.get("headlines") or []) for nb in index["notebooks"])
+
+    def counts(who):
+        t = tally[who]
+        judged = t["consistent"] + t["above"] + t["below"]
+        return (f"{t['consistent']} of {judged} consistent ({t['above']} with the {who} number "
+                f"above ours, {t['below']} below)")
+    tally = verdict_tally(index)
+    return "\n".join([
+        *_markdown_table(rows), "",
+        f"All {n} headline numbers: [`reports/results.md`](reports/results.md). Against the "
+        f"report's code replayed, {counts('replayed')}; against its published numbers, "
+        f"{counts('published')}.", ""])
+
+
+def results_markdown(index: dict) -> str:
+    """The headline numbers of ``index`` as a Markdown table (``reports/results.md``)."""
+    lines = _markdown_table(headline_table(index))
     durations = ", ".join(f"{r['name']} {r['duration_s']:.0f}" for r in index["notebooks"]
                           if r.get("duration_s") is not None)
     return "\n".join(lines) + f"\n\nPer-notebook durations (s): {durations or '-'}\n"
@@ -208,7 +248,7 @@ def headline_table_html(index: dict, klass: str = "heads") -> str:
             text = html.escape(h[c])
             attr = ""
             if c.startswith("vs "):
-                attr = f' class="v-{h[c].split()[0]}"' if h[c] != "–" else ""
+                attr = f' class="v-{verdict_label(h[c])}"' if h[c] != "–" else ""
             elif c in ("published", "replayed", "nnlib"):
                 attr = ' class="num"'
             cells.append(f"<td{attr}>{text}</td>")

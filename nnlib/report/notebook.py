@@ -2,6 +2,8 @@
 against the report's published and replayed numbers, for the report index to collect."""
 from __future__ import annotations
 
+from .compare import verdict, verdict_text
+
 HEADLINE_MIME = "application/vnd.nnlib.headline+json"
 
 
@@ -21,31 +23,23 @@ def acc_text(x) -> str:
 def _verdicts(r: dict) -> dict:
     """``vs_published`` / ``vs_replayed``: ``compare.Verdict.to_dict()`` or None (no reference,
     or "ours" is not an accuracy)."""
-    from .compare import verdict
     out = {}
     ours = r["ours"]
     for key in ("published", "replayed"):
         ref = r.get(key)
         ok = ref is not None and ours is not None and 0.0 <= ours <= 1.0
-        out[f"vs_{key}"] = (verdict(ref, ours, r["ours_std"], r["n_seeds"] or 1).to_dict()
-                            if ok else None)
+        out[f"vs_{key}"] = (verdict(ref, ours, r["ours_std"], r["n_seeds"] or 1,
+                                    r.get("family_std")).to_dict() if ok else None)
     return out
-
-
-def verdict_text(v: dict | None) -> str:
-    """A stored verdict as a cell: "consistent", "higher by 0.0151", "lower by 0.0031" or "–"."""
-    if not v or v.get("verdict") in (None, "none"):
-        return "–"
-    if v["verdict"] == "consistent":
-        return "consistent"
-    return f"{v['verdict']} by {abs(v['difference']):.4f}"
 
 
 def headline(rows) -> list[dict]:
     """Publish a notebook's headline numbers for the report index.
 
     ``rows``: dicts ``{"name": str, "ours": float, "ours_std": float|None, "n_seeds": int|None,
-    "published": float|None, "replayed": float|None}`` (``published``: the report's own number,
+    "published": float|None, "replayed": float|None}`` and optionally ``"family_std"`` (the seed
+    σ a one-seed row borrows, ``compare.headline_row``) and ``"summary": True`` (one of the lab's
+    key results, shown in the README's summary) (``published``: the report's own number,
     also accepted as ``report``; ``replayed``: the report's code re-run, see
     ``nnlib.report.reference``). Each row gets its verdicts against both
     (``nnlib.report.compare.verdict``;
@@ -64,16 +58,21 @@ def headline(rows) -> list[dict]:
              "ours_std": as_number(row.get("ours_std")), "n_seeds": None if n is None else int(n),
              "published": as_number(row.get("published", row.get("report"))),
              "replayed": as_number(row.get("replayed"))}
+        if row.get("family_std") is not None:
+            r["family_std"] = as_number(row["family_std"])
+        if row.get("summary"):
+            r["summary"] = True
         r.update(_verdicts(r))
         clean.append(r)
     width = max([len(r["name"]) for r in clean] + [4])
     lines = [(f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
-              f"{'vs published':<18}  vs replayed")]
+              f"{'vs published':<28}  vs replayed")]
     for r in clean:
         ours = acc_text(r["ours"]) + ("" if r["ours_std"] is None else f" ± {r['ours_std']:.4f}")
+        vs_pub = verdict_text(r["vs_published"], "published")
         lines.append(f"{r['name']:<{width}}  {ours:>18}  {acc_text(r['published']):>9}  "
-                     f"{acc_text(r['replayed']):>8}  {verdict_text(r['vs_published']):<18}  "
-                     f"{verdict_text(r['vs_replayed'])}")
+                     f"{acc_text(r['replayed']):>8}  {vs_pub:<28}  "
+                     f"{verdict_text(r['vs_replayed'], 'replayed')}")
     from IPython.display import display
     display({HEADLINE_MIME: clean, "text/plain": "\n".join(lines)}, raw=True)
     return clean

@@ -1,6 +1,7 @@
 """The README's two generated blocks: where the report is and when it was built, and the results
-table (``reports/results.md``, verbatim). Rendering the published report rewrites them; ``nnlib
-report --check`` says when they do not match it.
+summary (the headlines the notebooks mark ``summary``, with the verdict counts; the full table is
+``reports/results.md``). Rendering the published report rewrites them; ``nnlib report --check``
+says when they do not match it.
 
 In ``README.md`` each block sits between markers::
 
@@ -14,11 +15,12 @@ import re
 from pathlib import Path
 
 from ..io import write_text
+from .html import summary_markdown
 from .provenance import runs_behind
 
 __all__ = ["BLOCKS", "build_time_text", "built_line", "readme_problems", "update_readme"]
 
-BUILT, RESULTS = "report-built", "results-table"
+BUILT, RESULTS = "report-built", "results-summary"
 BLOCKS = (BUILT, RESULTS)
 
 
@@ -55,35 +57,29 @@ def build_time_text(index: dict) -> str:
     return f"{total:.0f} min of notebook execution (their last runs, added up)"
 
 
-def _expected(out: Path, index: dict) -> dict:
-    try:
-        results = (Path(out) / "results.md").read_text(encoding="utf-8")
-    except OSError:
-        results = None
-    return {BUILT: built_line(index), RESULTS: results}
+def _expected(index: dict) -> dict:
+    return {BUILT: built_line(index), RESULTS: summary_markdown(index)}
 
 
-def readme_problems(readme: Path, out: Path, index: dict) -> list[str]:
+def readme_problems(readme: Path, index: dict) -> list[str]:
     """Why the README's blocks do not match the published report (empty: they do)."""
     try:
         text = Path(readme).read_text(encoding="utf-8")
     except OSError:
         return [f"{readme} is unreadable"]
     problems = []
-    for name, want in _expected(out, index).items():
+    for name, want in _expected(index).items():
         m = _block(name).search(text)
         if m is None:
             problems.append(f"no <!-- {name} --> block")
-        elif want is None:
-            problems.append("reports/results.md is missing")
         elif m.group(2) != want:
-            what = "results table" if name == RESULTS else "build line"
+            what = "results summary" if name == RESULTS else "build line"
             problems.append(f"its {what} differs from the published report's (nnlib report "
                             "--render rewrites it)")
     return problems
 
 
-def update_readme(readme: Path, out: Path, index: dict) -> bool:
+def update_readme(readme: Path, index: dict) -> bool:
     """Rewrite the README's blocks from the published report; True if the file changed. A README
     without the markers is left alone."""
     readme = Path(readme)
@@ -91,9 +87,8 @@ def update_readme(readme: Path, out: Path, index: dict) -> bool:
         text = original = readme.read_text(encoding="utf-8")
     except OSError:
         return False
-    for name, want in _expected(out, index).items():
-        if want is not None:
-            text = _block(name).sub(lambda m, w=want: m.group(1) + w + m.group(3), text, count=1)
+    for name, want in _expected(index).items():
+        text = _block(name).sub(lambda m, w=want: m.group(1) + w + m.group(3), text, count=1)
     if text != original:
         write_text(readme, text)
     return text != original

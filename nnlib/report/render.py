@@ -134,6 +134,6 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
     write_json(out / INDEX, index)
     if out == published_reports_dir():
         readme = project_root() / "README.md"
-        if update_readme(readme, out, index):
-            log(f"[report] {readme.name}: the results table and build line now show this report")
+        if update_readme(readme, index):
+            log(f"[report] {readme.name}: the results summary and build line now show this report")
     return index

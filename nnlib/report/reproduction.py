@@ -6,7 +6,8 @@ A headline is
 - **identical** when our mean, its seed std and the seed count are the same floats as before (and
   so are its verdicts);
 - **consistent** when the number moved, but the earlier one is consistent with the new one by the
-  verdict rule the notebooks apply to every reference number (``compare.verdict``);
+  verdict rule the notebooks apply to every reference number (``compare.verdict``, with both
+  numbers the mean of the same number of seeds: ``n_reference = n``);
 - **differs** otherwise - and also when a headline is new or gone (the report changed shape).
 
 One line sums it up - ``reproduced 32 headlines: 32 identical, 0 consistent (verdict rule),
@@ -48,8 +49,11 @@ def _judge(before: dict, now: dict) -> tuple[str, str]:
     b, m = before.get("ours"), now.get("ours")
     if b is None or m is None or not (0.0 <= m <= 1.0):
         return DIFFERS, "not an accuracy the verdict rule can compare"
-    v = verdict(b, m, now.get("ours_std"), now.get("n_seeds") or 1)
-    moved = [f"Δ {m - b:+.4f} (2s = {v.tolerance:.4f})"]
+    n = now.get("n_seeds") or 1
+    v = verdict(b, m, now.get("ours_std"), n, now.get("family_std"), n_reference=n)
+    if v.tolerance is None:
+        return DIFFERS, f"Δ {m - b:+.4f}; one seed and no seed spread to judge it by"
+    moved = [f"Δ {m - b:+.4f} (2σ·√(2/{n}) = {v.tolerance:.4f})"]
     if _verdicts(before) != _verdicts(now):
         moved.append("verdicts " + " / ".join(map(str, _verdicts(before))) + " → "
                      + " / ".join(map(str, _verdicts(now))))
