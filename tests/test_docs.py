@@ -24,9 +24,8 @@ def test_every_relative_link_leads_to_a_file_and_heading(page):
             continue
         path, _, anchor = target.partition("#")
         dest = (page.parent / path).resolve()
-        if not dest.exists():
-            broken.append(target)
-        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+        lost = anchor and dest.suffix == ".md" and anchor not in _anchors(dest)
+        if not dest.exists() or lost:
             broken.append(target)
     assert broken == [], f"{page.name}: links to nothing: {broken}"
 

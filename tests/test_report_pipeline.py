@@ -182,10 +182,11 @@ def test_default_output_dirs_quick_never_over_full(tmp_path, monkeypatch):
     nb_file = tmp_path / "notebooks" / "01_ok.ipynb"
     nb_file.write_text(nb_file.read_text().replace('"QUICK = False  # smoke-run mode"',
                                                    '"QUICK = False\\nSEEDS = [0, 1]"'))
-    outs = []
+    outs, passed = [], []
 
     def fake_execute(path, *, build, parameters, **kw):
         outs.append(build.out)
+        passed.append(parameters)
         return {"number": path.stem[:2], "name": path.stem, "title": path.stem,
                 "status": "ok", "error": None, "duration_s": 0.1, "page": f"{path.stem}.html",
                 "headlines": [], "mode": build.mode, "parameters": parameters,
@@ -197,6 +198,9 @@ def test_default_output_dirs_quick_never_over_full(tmp_path, monkeypatch):
     assert build_report(parameters={"SEEDS": [0]}, **quiet) == 0
     reports = tmp_path / "reports"
     assert outs == [reports / "quick", reports, reports / "custom"]
+    # a quick build runs one seed, and says so: the parameters shown are the ones that ran
+    assert passed == [{"QUICK": True, "SEEDS": [0]}, {"QUICK": False},
+                      {"QUICK": False, "SEEDS": [0]}]
     for folder in outs:
         assert (folder / "index.json").is_file()
     for kw in ({"quick": True}, {"parameters": {"SEEDS": [0]}}):

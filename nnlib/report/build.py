@@ -42,7 +42,7 @@ from ..paths import published_reports_dir as published_dir
 from .env import ReportError, environment, git_commit, git_dirty, kernel_check, now
 from .execute import NOTEBOOK_RE, RUN_LOG, Build, executed_here, keep_other_runs, read_record
 from .execute import execute as _execute
-from .parameters import notebook_parameters
+from .parameters import notebook_parameters, quick_seeds
 from .progress import Progress
 from .provenance import machine, numeric_sha256, reference_sha256
 from .render import INDEX, read_index, render_report
@@ -203,7 +203,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     if progress not in ("auto", "bar", "lines"):
         raise ValueError(f"progress must be 'auto', 'bar' or 'lines', got {progress!r}")
     json.dumps(passed)  # parameters must be JSON-typed
-    params = {path: {"QUICK": bool(quick), **given}
+    params = {path: {"QUICK": bool(quick), **given, **(quick_seeds(path, given) if quick else {})}
               for path, given in notebook_parameters(selected, passed).items()}
     if pdf is True:  # before a long build, not after it
         from .browser import require_chromium

@@ -9,7 +9,8 @@ from pathlib import Path
 from .env import KERNEL_NAME, ReportError
 
 __all__ = ["ParameterError", "check_parameters", "declared_parameters", "notebook_parameters",
-           "parameter_values", "parameters_summary", "parse_pairs", "parse_value"]
+           "parameter_values", "parameters_summary", "parse_pairs", "parse_value",
+           "quick_seeds"]
 
 
 class ParameterError(ReportError):
@@ -122,6 +123,18 @@ def parameter_values(nb, passed: dict | None = None) -> dict:
                     except ValueError:
                         values[node.targets[0].id] = ast.unparse(node.value)
     return {**values, **(passed or {})}
+
+
+def quick_seeds(path: Path, given: dict | None = None) -> dict:
+    """The seed lists a quick build passes a notebook besides ``QUICK``: every list parameter
+    whose name ends in ``SEEDS`` (its default, or the value ``given``) cut to its first seed — what
+    the notebooks' quick mode runs — so that the parameters a quick report shows are the ones
+    that ran."""
+    import nbformat
+
+    values = parameter_values(nbformat.read(path, as_version=4), given)
+    return {name: value[:1] for name, value in values.items()
+            if name.endswith("SEEDS") and isinstance(value, list) and len(value) > 1}
 
 
 def parameters_summary(values: dict) -> str:
