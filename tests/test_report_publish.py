@@ -18,6 +18,7 @@ from nnlib.report.check import check_report, check_text
 from nnlib.report.html import summary_markdown
 from nnlib.report.readme import built_line, readme_problems, update_readme
 from nnlib.report.render import render_report
+from nnlib.report.runtime import run_time_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 README = """# A project
@@ -117,6 +118,14 @@ def test_each_notebook_records_what_it_was_computed_from(project):
     # the README's blocks were written from the published report
     readme = (root / "README.md").read_text()
     assert "Built on " in readme and summary_markdown(index) in readme
+    # each notebook's first cell says how long the published build took: the source and the
+    # executed copy, rewritten by the render without changing the source hash
+    assert row["name"] == "01_ok"
+    line = run_time_text(row["duration_s"], p["machine"]["cores"], None)
+    assert line.endswith(f"in the published build ({p['machine']['cores']} cores)")
+    for nb_file in (root / "notebooks" / "01_ok.ipynb", out / "executed" / "01_ok.ipynb"):
+        assert f"<!-- run-time -->{line}<!-- /run-time -->" in nb_file.read_text(), nb_file
+    assert line in (out / "01_ok.html").read_text()
     assert "| 01_ok | MLP test accuracy |" in readme and "[`reports/results.md`]" in readme
     assert not list((out / "executed").glob(".*"))  # no temporary file left
 
@@ -168,7 +177,7 @@ def test_runs_are_counted_once_per_notebook_and_once_per_report():
 def test_check_a_fresh_copy_is_current(project, tmp_path):
     reasons, (text, code) = _check(_copy(project, tmp_path))
     assert code == 0, text
-    assert reasons == {"01_ok": [], "02_ok": [], "pages": [], "README.md": []}
+    assert reasons == {"01_ok": [], "02_ok": [], "pages": [], "README.md": [], "run-time lines": []}
     assert text.splitlines()[-1].startswith("current: all 2 notebooks")
 
 
@@ -200,6 +209,9 @@ EDITS = {
                                                "# Experiment two", set(), ""),
     "the page text": ("reports/report.html", "What we found", "What we find", {"pages"},
                       "report.html edited by hand"),
+    "a notebook's run-time line": ("notebooks/01_ok.ipynb", "in the published build",
+                                   "in the published built", {"run-time lines"},
+                                   "run-time line differs"),
     "the README's results summary": ("README.md", "| 01_ok | MLP test accuracy",
                                      "| 01_ok | MLP accuracy", {"README.md"}, "results summary"),
 }

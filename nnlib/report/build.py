@@ -53,6 +53,7 @@ from .reproduction import (
     reproduction_line,
     write_reproduction,
 )
+from .runtime import strip_run_time
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks", "output_dir", "published_dir",
            "reproduce_report"]
@@ -97,10 +98,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR) -> str:
     import numpy
 
-    from ..io import file_sha256
-
     h = hashlib.sha256()
-    h.update(file_sha256(path).encode())
+    # the notebook file as it is, but the run-time line the published render rewrites
+    h.update(strip_run_time(path.read_text(encoding="utf-8")).encode())
     h.update(json.dumps(parameters, sort_keys=True).encode())
     # all of nnlib, presentation included (code, CSS, JS): a page shows its output (unlike the
     # run cache, which hashes only what computes results)

@@ -5,8 +5,9 @@ Per notebook it compares what the report recorded (``provenance``) with the work
 parameters, the code that computes numbers changed, the lab report's reference numbers changed,
 its executed copy or ``index.json`` were edited by hand, it failed, or it is not published. Then
 the rendered files (pages, ``report.html``, ``report.pdf``, ``index.html``, ``results.md``: each
-must be what the last render wrote, made from the current index and executed notebooks) and the
-README's results summary and build line (written from the published index).
+must be what the last render wrote, made from the current index and executed notebooks), the
+README's results summary and build line (written from the published index) and the run-time line
+in each notebook's first cell (``runtime``).
 
 Nothing is executed and nothing is written: the check reads files and hashes source.
 """
@@ -23,6 +24,7 @@ from .parameters import parameters_summary
 from .provenance import numeric_sha256, outputs_sha256, reference_sha256, source_sha256
 from .readme import readme_problems
 from .render import INDEX, PDF, inputs_sha256, read_index
+from .runtime import run_time_problems
 
 __all__ = ["PUBLISHED_PARAMETERS", "Finding", "check_report", "check_text"]
 
@@ -158,6 +160,8 @@ def check_report(out=None, *, notebooks_dir=None, root=None, package_dir=PACKAGE
         readme = Path(readme) if readme is not None else root / "README.md"
         findings.append(Finding(readme.name, readme_problems(readme, index),
                                 note="results summary and build line"))
+    findings.append(Finding("run-time lines", run_time_problems(nb_dir, index),
+                            note="each notebook's first cell"))
     return index, findings
 
 

@@ -80,6 +80,25 @@ def headline(rows) -> list[dict]:
 
 # --- helpers the notebooks share -------------------------------------------------------------
 
+def machine_text(facts: dict | None = None) -> str:
+    """This machine in a few words, for text that quotes times: "2 cores (AMD EPYC), OpenBLAS
+    0.3.31 (Haswell)". ``facts``: ``provenance.machine()`` (the default) or a recorded copy."""
+    if facts is None:
+        from .provenance import machine
+        facts = machine()
+    cores = facts.get("cores")
+    text = f"{cores} core{'s' if cores != 1 else ''}" if cores else "unknown cores"
+    if facts.get("cpu"):
+        text += f" ({facts['cpu']})"
+    for lib in facts.get("blas") or []:
+        name = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}.get(
+            str(lib.get("internal_api")), str(lib.get("internal_api")))
+        version = ".".join(str(lib.get("version", "")).split(".")[:3])
+        arch = f" ({lib['architecture']})" if lib.get("architecture") else ""
+        text += f", {name} {version}{arch}"
+    return text
+
+
 def maybe_quick(cfg, quick: bool, **quick_kw):
     """``cfg``, or its smoke-run version (``recipes.quick``) when ``quick``."""
     from ..lab.recipes import quick as shrink

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..codehash import PACKAGE_DIR, closure
 from ..lab.mnist import MNIST_SHA256
+from .runtime import strip_run_time
 
 __all__ = ["NUMERIC_ROOTS", "machine", "numeric_sha256", "outputs_sha256", "provenance",
            "reference_sha256", "run_summary", "runs_behind", "runs_of", "source_sha256"]
@@ -52,19 +53,27 @@ def _text(source) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def _cell_text(cell) -> str:
+    """A cell's source, a Markdown cell's run-time line emptied (publishing rewrites it)."""
+    text = _text(cell.get("source", ""))
+    return strip_run_time(text) if cell.get("cell_type") == "markdown" else text
+
+
 def source_sha256(nb) -> str:
-    """SHA-256 of a notebook's cells as committed: type, source and tags of each, nothing else."""
-    cells = [{"type": c.get("cell_type"), "source": _text(c.get("source", "")),
+    """SHA-256 of a notebook's cells as committed: type, source and tags of each, nothing else
+    (the run-time line of ``nnlib.report.runtime`` aside)."""
+    cells = [{"type": c.get("cell_type"), "source": _cell_text(c),
               "tags": sorted(c.get("metadata", {}).get("tags", []))} for c in nb["cells"]]
     return _sha256(_canonical(cells))
 
 
 def outputs_sha256(nb) -> str:
     """SHA-256 of an executed notebook's cells: type, source and outputs (execution counts and
-    metadata aside), so editing a shown number or a line of code changes it."""
+    metadata aside), so editing a shown number or a line of code changes it (the run-time
+    line aside)."""
     def output(out):
         return {k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
-    cells = [{"type": c.get("cell_type"), "source": _text(c.get("source", "")),
+    cells = [{"type": c.get("cell_type"), "source": _cell_text(c),
               "outputs": [output(o) for o in c.get("outputs", [])]} for c in nb["cells"]]
     return _sha256(_canonical(cells))
 

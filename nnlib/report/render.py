@@ -22,6 +22,7 @@ from .env import ReportError
 from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
 from .outputs import prepare
 from .readme import update_readme
+from .runtime import update_run_times
 
 __all__ = ["INDEX", "PDF", "inputs_sha256", "read_index", "render_report"]
 
@@ -99,6 +100,11 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
     out = Path(out).resolve()
     index = read_index(out)
     rows = index["notebooks"]
+    published = out == published_reports_dir()
+    if published:  # each notebook's first cell says how long the published build took
+        nb_dir = project_root() / "notebooks"
+        update_run_times([*nb_dir.glob("*.ipynb"), *(out / "executed").glob("*.ipynb")], index,
+                         nb_dir)
     browser = find_chromium() if pdf else None
     if pdf is True and browser is None:
         from .browser import require_chromium
@@ -132,7 +138,7 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
     index["rendered"] = {"inputs_sha256": inputs_sha256(out, index), "pdf": pdf_state,
                          "files": {name: file_sha256(out / name) for name in written}}
     write_json(out / INDEX, index)
-    if out == published_reports_dir():
+    if published:
         readme = project_root() / "README.md"
         if update_readme(readme, index):
             log(f"[report] {readme.name}: the results summary and build line now show this report")
