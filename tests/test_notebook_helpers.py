@@ -75,3 +75,6 @@ def test_kernel_orientations_of_ideal_edges():
     assert list(table["orientation"]) == ["horizontal", "vertical", "no clear direction"]
     assert table["coherence"].iloc[0] == pytest.approx(1.0) and table["coherence"].iloc[2] == 0
     assert table["stroke angle (°)"].iloc[1] == pytest.approx(90.0)
+    assert weights.orientation_counts(table, "the test's") == (
+        "2 of the test's 3 first-layer kernels (1 horizontal, 1 vertical)")
+    assert weights.orientation_counts(table.iloc[2:], "its") == "0 of its 1 first-layer kernels"

@@ -45,3 +45,12 @@ def kernel_orientations(W: np.ndarray, min_coherence: float = 0.3):
                      "coherence": round(float(coherence), 2),
                      "orientation": name if coherence >= min_coherence else "no clear direction"})
     return pd.DataFrame(rows)
+
+
+def orientation_counts(orientations, owner: str) -> str:
+    """A :func:`kernel_orientations` table in words: "5 of the report CNN's 6 first-layer
+    kernels (2 horizontal, 3 diagonal /)" — how many have a clear stroke direction, and which."""
+    named = orientations.loc[orientations["orientation"] != "no clear direction", "orientation"]
+    counts = named.value_counts()
+    detail = f" ({', '.join(f'{c} {name}' for name, c in counts.items())})" if len(counts) else ""
+    return f"{len(named)} of {owner} {len(orientations)} first-layer kernels{detail}"
