@@ -33,6 +33,15 @@ def test_experiments_1_2_and_the_grid_cell_are_one_run():
     assert run_key(recipes.grid_base(0.1, 1000, 1e-3, 0.5), 0) == run_key(
         with_overrides(recipes.grid_base(), {"schedule.gamma": 0.5}), 0)
     assert recipes.grid_base(gamma=0.5).schedule.gamma == 0.5
+    # ... and so does its quick version: notebook 04's gamma runs are the recipes' (and 03's cell)
+    chosen = recipes.grid_base(0.1, 1000, 1e-3)
+    for gamma in (1.0, 0.5, 0.1, 0.05):
+        for shrink in (lambda c: c, recipes.quick):
+            assert with_overrides(shrink(chosen), {"schedule.gamma": gamma}).key() == \
+                shrink(recipes.grid_base(0.1, 1000, 1e-3, gamma)).key()
+    cell = with_overrides(recipes.grid_base(), {"optimizer.lr": 0.1, "model.sizes": [784, 1000, 10],
+                                                "model.weight_decay": [1e-3, 1e-3]})
+    assert run_key(cell, 0) == run_key(chosen, 0)
 
 
 def test_sweep_sizes_fit_the_report_split():
