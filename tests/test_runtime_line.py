@@ -4,7 +4,7 @@ import json
 from nnlib.report import provenance
 from nnlib.report.runtime import (
     duration_text,
-    quick_durations,
+    measured_durations,
     run_time_problems,
     run_time_text,
     strip_run_time,
@@ -26,8 +26,9 @@ def _notebook(path, line=""):
 def test_texts():
     assert [duration_text(s) for s in (18.2, 89, 412, 2251)] == ["18 s", "89 s", "6.9 min",
                                                                 "38 min"]
-    assert run_time_text(412, 2, 17.6) == ("6.9 min in the published build (2 cores), 18 s with "
-                                           "`QUICK=True`")
+    assert run_time_text(412, 17.6, 2) == ("6.9 min from an empty run cache, 18 s with "
+                                           "`QUICK=True` (2 cores)")
+    assert run_time_text(None, 5, None) == "5 s with `QUICK=True`"
     assert run_time_text(None, None, None) == "not measured yet"
     assert strip_run_time("a <!-- run-time -->6 s<!-- /run-time --> b") == \
         "a <!-- run-time --><!-- /run-time --> b"
@@ -37,17 +38,19 @@ def test_update_and_check(tmp_path):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     path = _notebook(nbs / "01_a.ipynb", "old")
-    (nbs / "expected_durations.json").write_text(json.dumps({"01_a": 400, "quick": {"01_a": 12}}))
-    assert quick_durations(nbs) == {"01_a": 12.0}
-    index = {"notebooks": [{"name": "01_a", "duration_s": 412.0,
+    (nbs / "expected_durations.json").write_text(json.dumps({"_about": "x", "01_a": 412,
+                                                             "quick": {"01_a": 12}}))
+    assert measured_durations(nbs) == ({"01_a": 412.0}, {"01_a": 12.0})
+    # a warm republish (runs from the cache) does not set what a first run costs
+    index = {"notebooks": [{"name": "01_a", "duration_s": 9.0,
                             "provenance": {"machine": {"cores": 2}}}]}
     before = provenance.source_sha256(json.loads(path.read_text()))
     assert run_time_problems(nbs, index) == [
-        "01_a: its run-time line differs from the published build's (nnlib report --render "
+        "01_a: its run-time line differs from expected_durations.json (nnlib report --render "
         "rewrites it)"]
     assert update_run_times([path], index, nbs) == [path]
     text = path.read_text()
-    assert ("<!-- run-time -->6.9 min in the published build (2 cores), 12 s with `QUICK=True`"
+    assert ("<!-- run-time -->6.9 min from an empty run cache, 12 s with `QUICK=True` (2 cores)"
             "<!-- /run-time -->") in text
     assert run_time_problems(nbs, index) == []
     assert update_run_times([path], index, nbs) == []  # nothing to change

@@ -1,13 +1,16 @@
-"""The run-time line in each notebook's first cell: how long the notebook took in the published
-build and how long its smoke run (``QUICK=True``) takes, between markers::
+"""The run-time line in each notebook's first cell: how long the notebook takes from an empty run
+cache and how long its smoke run (``QUICK=True``) takes, between markers::
 
-    **Run time**: <!-- run-time -->6.9 min in the published build (2 cores), 18 s with
-    `QUICK=True`<!-- /run-time -->.
+    **Run time**: <!-- run-time -->6.9 min from an empty run cache, 5 s with `QUICK=True` (2
+    cores)<!-- /run-time -->.
 
-Rendering the published report rewrites the line in ``notebooks/`` and in the executed copies
-(from ``index.json`` and the ``quick`` section of ``notebooks/expected_durations.json``), and
-``nnlib report --check`` says when a notebook's line differs. The text between the markers is not
-part of a notebook's source hash (``provenance.source_sha256``): publishing rewrites it.
+The seconds are ``notebooks/expected_durations.json``'s: the last cold full build (every run
+trained) and a quick build, measured on the machine the published report names. A republish that
+takes its runs from the cache says nothing about what a reader's first run costs, so the line does
+not come from the published build's own durations. Rendering the published report rewrites the
+line in ``notebooks/`` and in the executed copies, and ``nnlib report --check`` says when a
+notebook's line differs. The text between the markers is not part of a notebook's source hash
+(``provenance.source_sha256``): publishing rewrites it.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from ..io import write_text
 
-__all__ = ["duration_text", "expected_lines", "quick_durations", "run_time_problems",
+__all__ = ["duration_text", "expected_lines", "measured_durations", "run_time_problems",
            "run_time_text", "strip_run_time", "update_run_times"]
 
 MARK = re.compile(r"(<!-- run-time -->)(.*?)(<!-- /run-time -->)", re.S)
@@ -38,34 +41,40 @@ def duration_text(seconds: float) -> str:
     return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
 
 
-def run_time_text(full_s: float | None, cores: int | None, quick_s: float | None) -> str:
+def run_time_text(cold_s: float | None, quick_s: float | None, cores: int | None) -> str:
     """The line between the markers."""
     parts = []
-    if full_s is not None:
-        parts.append(f"{duration_text(full_s)} in the published build"
-                     + (f" ({cores} cores)" if cores else ""))
+    if cold_s is not None:
+        parts.append(f"{duration_text(cold_s)} from an empty run cache")
     if quick_s is not None:
         parts.append(f"{duration_text(quick_s)} with `QUICK=True`")
-    return ", ".join(parts) or "not measured yet"
+    if not parts:
+        return "not measured yet"
+    return ", ".join(parts) + (f" ({cores} cores)" if cores else "")
 
 
-def quick_durations(nb_dir: Path) -> dict:
-    """``{notebook: seconds}`` of a quick build, from ``expected_durations.json`` ({} if none)."""
+def measured_durations(nb_dir: Path) -> tuple[dict, dict]:
+    """``({notebook: seconds}, {notebook: seconds})`` of the last cold full build and of a quick
+    build, from ``expected_durations.json`` (empty dicts if none)."""
     try:
         data = json.loads((Path(nb_dir) / "expected_durations.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    quick = data.get(QUICK_KEY) if isinstance(data, dict) else None
-    return {k: float(v) for k, v in (quick or {}).items() if isinstance(v, (int, float))}
+        return {}, {}
+    if not isinstance(data, dict):
+        return {}, {}
+
+    def seconds(d):
+        return {k: float(v) for k, v in (d or {}).items() if isinstance(v, (int, float))}
+    return seconds(data), seconds(data.get(QUICK_KEY))
 
 
 def expected_lines(index: dict, nb_dir: Path) -> dict:
     """``{notebook: its run-time line}`` for the notebooks of a published ``index``."""
-    quick = quick_durations(nb_dir)
+    cold, quick = measured_durations(nb_dir)
     out = {}
     for row in index["notebooks"]:
         cores = ((row.get("provenance") or {}).get("machine") or {}).get("cores")
-        out[row["name"]] = run_time_text(row.get("duration_s"), cores, quick.get(row["name"]))
+        out[row["name"]] = run_time_text(cold.get(row["name"]), quick.get(row["name"]), cores)
     return out
 
 
@@ -87,7 +96,7 @@ def run_time_problems(nb_dir: Path, index: dict) -> list[str]:
         except (OSError, ValueError):
             continue  # the notebook check names a missing or unreadable notebook
         if any(line != want for line in found):
-            problems.append(f"{name}: its run-time line differs from the published build's "
+            problems.append(f"{name}: its run-time line differs from expected_durations.json "
                             "(nnlib report --render rewrites it)")
     return problems
 
