@@ -222,3 +222,12 @@ def test_weights():
     text = conclusions.weights(0, {**rebuilt, "exact": False}, moved,
                                {"final MLP": unit, "mlp_improved": unit}, 2000, [])
     assert "**not** exactly" in text and "mostly show what was learned" in text
+
+
+def test_sweep_finding():
+    assert "**4,800–6,000 training images** (48%–60% of the stated 10,000)" in \
+        conclusions.sweep_finding(_sweep({"relu": 4800, "sigmoid": 6000}))
+    assert "Only 1 of 2 published numbers" in conclusions.sweep_finding(
+        _sweep({"relu": 10000, "sigmoid": None}))
+    assert "neither supports nor rules out" in conclusions.sweep_finding(
+        _sweep({"relu": None, "sigmoid": None}))

@@ -14,7 +14,7 @@ from . import compare, reference
 
 __all__ = ["activations", "augmentation", "beyond", "bullets", "cnn", "gain_share", "gap_text",
            "grid", "judged", "optimizers", "overview", "regularization", "scheduler",
-           "target_words", "weights"]
+           "sweep_finding", "target_words", "weights"]
 
 
 def bullets(items) -> str:
@@ -39,6 +39,26 @@ def _fewer_images(summary) -> str:
     return (f"Only {below} of {len(summary.reached)} published numbers are reached below the "
             f"stated {stated:,} images on the training-set-size sweep: it does not support the "
             "fewer-images hypothesis.")
+
+
+def sweep_finding(summary) -> str:
+    """What a training-set-size sweep (``compare.size_sweep``) says about the hypothesis that the
+    published numbers of experiments 1–2 came from runs on fewer images (notebooks 01–02)."""
+    at = [n for n in summary.reached.values() if n is not None]
+    stated = max(summary.sizes)
+    if summary.supports_fewer_images():
+        return (f"On our curves the published numbers are reached with **{min(at):,.0f}–"
+                f"{max(at):,.0f} training images** ({min(at) / stated:.0%}–{max(at) / stated:.0%} "
+                f"of the stated {stated:,}). This supports the hypothesis that the published "
+                "numbers of experiments 1–2 came from runs on fewer images than the report "
+                "states. It is a hypothesis supported by numbers, not a certainty: the earlier "
+                "script state is not available, and a smaller subset is not the only change that "
+                "could lower the numbers (fewer epochs would too).")
+    if at:
+        return (f"Only {len(at)} of {len(summary.reached)} published numbers are reached inside "
+                "the measured range of sizes: weak support for the hypothesis.")
+    return ("None of the published numbers falls inside the measured range of sizes, so this "
+            "sweep neither supports nor rules out the hypothesis.")
 
 
 def activations(stats: dict, table, summary, improved, target: float) -> str:
