@@ -124,6 +124,33 @@ def test_cnn():
         (0, 131, 10000, None, 9, 0.021), _run(0.99))
 
 
+def test_unjudged_rows_say_so():
+    """A quick build runs one seed with no family σ: every verdict is unjudged, and the
+    conclusions say that instead of "0 of 3 consistent" or "not reproduced"."""
+    assert conclusions.counted({"consistent": 2, "above": 0, "below": 1}, 4, "cells") == \
+        "2 of 3 cells consistent"
+    assert conclusions.counted({"consistent": 0, "above": 0, "below": 0}, 3, "activations") == \
+        "none of the 3 activations could be judged (no seed spread)"
+    df = _frame("model.activation", {"sigmoid": [0.74], "relu": [0.87], "leakyrelu": [0.873]})
+    stats = compare.seed_stats(df, "model.activation")
+    table = compare.comparison_table(df, "model.activation", published=reference.ACTIVATION,
+                                     replayed=reference.REPLAYED_ACTIVATION)
+    text = conclusions.activations(stats, table, _sweep({"relu": None}), _run(0.76), 0.984)
+    assert "none of the 3 activations could be judged (no seed spread)" in text
+    final = (0.9806, float("nan"), 1)
+    v = compare.verdict(reference.MLP_FINAL["accuracy"], *final)
+    gstats = compare.seed_stats(_frame("gamma", {"gamma 1": [0.86]}), "gamma")
+    gtable = compare.comparison_table(_frame("gamma", {"gamma 1": [0.86]}), "gamma",
+                                      published={"gamma 1": reference.GAMMA[1.0]})
+    text = conclusions.scheduler(gstats, gtable, None, 5, final, v, (1.0, 2104.7), _run(0.8),
+                                 0.984)
+    assert "cannot be judged with one seed: 0.9806" in text and "not** reproduced" not in text
+    one = compare.seed_stats(_frame("x", {"a": [0.86], "b": [0.87]}), "x")
+    text = conclusions.regularization((one, "a", "b"), (one, "a", "b", 2, 3, 3.0),
+                                      (one, "a", "b"), 0.0003, 1)
+    assert "With one seed, none of the three can be told from the seed noise." in text
+
+
 def test_gain_share_and_judged():
     sig = compare.Difference(0.0020, 0.0005)      # larger than 2 standard errors
     noise = compare.Difference(0.0004, 0.0005)
@@ -204,8 +231,9 @@ def test_grid():
     assert "3 cells × 1 seed(s)" in text and "tied on validation with 1 other cell(s)" in text
     assert "the report's choice lr=0.1, hidden=1000, wd=0.001 ranks 1 of 3" in text
     assert "more than the seed noise." in text  # 0.001 > 2·0.0001·√2
-    assert "2 published numbers are below ours" in text and "rank correlation 0.50" in text
-    assert "0 of 1 cells with a replay" in text
+    assert "1 of 3 cells consistent, the published number below ours for 2" in text
+    assert "rank correlation 0.50" in text
+    assert "replayed: 0 of 1 cells with a replay consistent." in text
     assert "cannot tell its top two cells apart" in conclusions.grid(
         ranked, label, tstats, None, df, table, pd.Series([-0.01]), float("nan"), 1)
 

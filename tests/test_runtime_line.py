@@ -26,9 +26,10 @@ def _notebook(path, line=""):
 def test_texts():
     assert [duration_text(s) for s in (18.2, 89, 412, 2251)] == ["18 s", "89 s", "6.9 min",
                                                                 "38 min"]
-    assert run_time_text(412, 17.6, 2) == ("6.9 min from an empty run cache, 18 s with "
-                                           "`QUICK=True` (2 cores)")
+    assert run_time_text(412, 17.6, 2) == ("6.9 min in a full build from an empty run cache, "
+                                           "18 s with `QUICK=True` (2 cores)")
     assert run_time_text(None, 5, None) == "5 s with `QUICK=True`"
+    assert run_time_text(None, 5, 1) == "5 s with `QUICK=True` (1 core)"
     assert run_time_text(None, None, None) == "not measured yet"
     assert strip_run_time("a <!-- run-time -->6 s<!-- /run-time --> b") == \
         "a <!-- run-time --><!-- /run-time --> b"
@@ -50,8 +51,8 @@ def test_update_and_check(tmp_path):
         "rewrites it)"]
     assert update_run_times([path], index, nbs) == [path]
     text = path.read_text()
-    assert ("<!-- run-time -->6.9 min from an empty run cache, 12 s with `QUICK=True` (2 cores)"
-            "<!-- /run-time -->") in text
+    assert ("<!-- run-time -->6.9 min in a full build from an empty run cache, 12 s with "
+            "`QUICK=True` (2 cores)<!-- /run-time -->") in text
     assert run_time_problems(nbs, index) == []
     assert update_run_times([path], index, nbs) == []  # nothing to change
     # the line is not part of the notebook's source: rewriting it keeps the hash

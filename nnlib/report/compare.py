@@ -11,8 +11,9 @@ when ``|reference − mean| <= 2σ·sqrt(1/n_reference + 1/n)``; otherwise the v
 above: "published 0.0154 above ours".
 
 σ is the cell's own seed standard deviation (ddof 1) when it has two seeds or more; a one-seed cell
-borrows it from its *family*, the same model and data trained over several seeds (``family_std``;
-each notebook says which runs). Without either there is no verdict ("unjudged").
+borrows it from its *family*: a closely related configuration on the same data trained over
+several seeds (``family_std``; each notebook says which runs, e.g. the grid's chosen cell for
+every grid cell). Without either there is no verdict ("unjudged").
 
 The test-set sampling error ``sqrt(m(1 − m)/10000)`` (how far an accuracy on these 10,000 images
 may sit from the accuracy on all handwritten digits) is not in the rule: every number here is
@@ -33,7 +34,8 @@ TEST_SIZE = 10_000
 #: The verdict rule in words: shown once per notebook and under the report's summary table.
 VERDICT_RULE = (
     "Verdict: σ is the seed standard deviation of one run's test accuracy (the row's own over its "
-    "seeds; a one-seed row borrows it from the same model trained over several seeds). A reference "
+    "seeds; a one-seed row borrows it from a related configuration trained over several seeds, "
+    "named in the notebook). A reference "
     "number (one run) and our mean over n seeds are *consistent* when they differ by at most "
     "2σ·√(1 + 1/n), two standard deviations of their difference if both came from the same "
     "procedure; otherwise the column says which is above (\"published 0.0154 above ours\"). "
@@ -97,7 +99,8 @@ class Verdict:
         if self.label == "none":
             return "– (no reference)"
         if self.label == "unjudged":
-            return (f"unjudged: one seed and no seed spread to judge |Δ| "
+            seeds = "one seed" if self.n_seeds < 2 else f"{self.n_seeds} seeds"
+            return (f"unjudged: {seeds} and no seed spread to judge |Δ| "
                     f"{abs(self.difference):.4f} by")
         seeds = "one seed" if self.n_seeds < 2 else f"{self.n_seeds} seeds"
         return (f"{self.short} (|Δ| {abs(self.difference):.4f}, 2σ·√(1/{self.n_reference} + "

@@ -12,7 +12,8 @@ import math
 
 from . import compare, reference
 
-__all__ = ["activations", "augmentation", "beyond", "bullets", "cnn", "gain_share", "gap_text",
+__all__ = ["activations", "augmentation", "beyond", "bullets", "cnn", "counted", "gain_share",
+           "gap_text",
            "grid", "judged", "optimizers", "overview", "regularization", "scheduler",
            "sweep_finding", "target_words", "weights"]
 
@@ -25,6 +26,15 @@ def bullets(items) -> str:
 def target_words(accuracy: float, target: float) -> str:
     """"meeting" or "missing" a target accuracy."""
     return "meeting" if accuracy >= target else "missing"
+
+
+def counted(counts: dict, total: int, what: str) -> str:
+    """"2 of 3 activations consistent" from ``compare.verdict_counts``, or "none of the 3
+    activations could be judged (no seed spread)" when no row had a σ."""
+    judged = sum(counts.values())
+    if not judged:
+        return f"none of the {total} {what} could be judged (no seed spread)"
+    return f"{counts['consistent']} of {judged} {what} consistent"
 
 
 def _fewer_images(summary) -> str:
@@ -83,9 +93,10 @@ def activations(stats: dict, table, summary, improved, target: float) -> str:
          f"Sigmoid ({pm(stats['sigmoid'])}) vs ReLU: {sig['relu'].value:+.4f} "
          f"({noise(sig['relu'])}); vs LeakyReLU: {sig['leakyrelu'].value:+.4f} "
          f"({noise(sig['leakyrelu'])})."),
-        f"Against the report's code replayed on its stated protocol, {vs_rep['consistent']} of "
-        f"{len(table)} activations are consistent; the published numbers are below ours for "
-        f"{vs_pub['below']} of {len(table)} (consistent: {vs_pub['consistent']}).",
+        f"Against the report's code replayed on its stated protocol: "
+        f"{counted(vs_rep, len(table), 'activations')}; against the published "
+        f"numbers: {counted(vs_pub, len(table), 'activations')}, the published number "
+        f"below ours for {vs_pub['below']}.",
         _fewer_images(summary),
         f"Going further, mlp_improved (seed {improved.seed}) reaches "
         f"{improved.test_accuracy:.4f} test accuracy, "
@@ -102,7 +113,7 @@ def optimizers(stats: dict, table, summary, gaps, momentum: float, one_run: bool
     gain = compare.difference(stats, "momentum", "sgd")
     ref_gain = (reference.OPTIMIZER["momentum"]["accuracy"]
                 - reference.OPTIMIZER["sgd"]["accuracy"])
-    rep = compare.verdict_counts(table, "vs replayed")["consistent"]
+    rep = compare.verdict_counts(table, "vs replayed")
     pub = compare.verdict_counts(table, "vs published")
     stated = max(summary.sizes)
     below = sum(n is not None and n < stated for n in summary.reached.values())
@@ -115,9 +126,10 @@ def optimizers(stats: dict, table, summary, gaps, momentum: float, one_run: bool
            else "."),
         f"On the training-set-size sweep ({min(summary.sizes):,}–{stated:,} images), "
         f"{gap_text(gaps)}.",
-        f"Against the report's code replayed on its stated protocol, {rep} of {len(table)} "
-        f"optimizers are consistent; the published numbers are below ours for {pub['below']} of "
-        f"{len(table)}, and {below} of {len(summary.reached)} are reached below the stated "
+        f"Against the report's code replayed on its stated protocol: "
+        f"{counted(rep, len(table), 'optimizers')}; the published number is below "
+        f"ours for {pub['below']} of {len(table)}, and {below} of {len(summary.reached)} "
+        "published numbers are reached below the stated "
         f"{stated:,} training images on our size sweep"
         + (" (support for the fewer-images hypothesis of notebook 01)."
            if summary.supports_fewer_images() else "."),
@@ -156,11 +168,13 @@ def scheduler(gstats: dict, gtable, sigma, step_size: int, final: tuple, final_v
         f"{extremes.value:+.4f}, {compare.noise_text(extremes)}"
         + (", so this sweep does not show that decay helps or hurts."
            if not extremes.significant else "."),
-        f"{g_pub['consistent']} of {sum(g_pub.values())} gamma values are consistent with the "
-        f"published numbers and {g_rep['consistent']} of {sum(g_rep.values())} with the report's "
-        "code replayed.",
-        (f"The report's final MLP is reproduced: {m:.4f}" if final_verdict.label == "consistent"
-         else f"The report's final MLP is **not** reproduced: {m:.4f}")
+        f"Against the published numbers: {counted(g_pub, len(gtable), 'gamma values')}; "
+        "against the report's code replayed: "
+        f"{counted(g_rep, sum(1 for r in gtable['replayed'] if r != '–'), 'gamma values')}.",
+        {"consistent": f"The report's final MLP is reproduced: {m:.4f}",
+         "unjudged": f"Whether the report's final MLP is reproduced cannot be judged with one "
+                     f"seed: {m:.4f}"}.get(final_verdict.label,
+                                           f"The report's final MLP is **not** reproduced: {m:.4f}")
         + ("" if math.isnan(s) else f" ± {s:.4f}")
         + f" over {n} seed(s) against the published (= replayed) "
         f"{reference.MLP_FINAL['accuracy']:.4f} ({final_verdict.text('published')}). One run "
@@ -196,7 +210,9 @@ def regularization(weight_decay: tuple, early_stopping: tuple, dropout: tuple,
         f"{d_es.value:+.4f} ({pm(stats_es[es_on])} vs {pm(stats_es[es_off])}), {noise(d_es)}.",
         f"Adding {do_on} after the hidden layer changes the test accuracy by {d_do.value:+.4f} "
         f"({pm(stats_do[do_on])} vs {pm(stats_do[do_off])}), {noise(d_do)}.",
-        ("None of the three regularizers improves the final MLP by more than the seed noise."
+        ("With one seed, none of the three can be told from the seed noise."
+         if all(d.se is None for d in (d_wd, d_es, d_do)) else
+         "None of the three regularizers improves the final MLP by more than the seed noise."
          if not helped else
          f"Improving the final MLP by more than the seed noise: {', '.join(helped)}."),
     ])
@@ -381,9 +397,9 @@ def grid(ranked, label, tstats: dict, sigma, df, grid_table, diffs, rho: float,
     spread = {k: float(df.groupby(k)["test_accuracy"].mean().agg(lambda v: v.max() - v.min()))
               for k in knobs}
     most = max(spread, key=spread.get)
-    counts = grid_table["vs published"].map(compare.verdict_label).value_counts()
+    counts = compare.verdict_counts(grid_table, "vs published")
     rep_rows = grid_table[grid_table["replayed"] != "–"]
-    rep_ok = int((rep_rows["vs replayed"] == "consistent").sum())
+    rep = compare.verdict_counts(rep_rows, "vs replayed")
     choice = (f"; the report's choice {label(c['lr'], c['hidden'], c['wd'])} ranks "
               f"{hit.index[0] + 1} of {len(ranked)} (test "
               f"{hit.iloc[0]['test_accuracy_mean']:.4f})." if len(hit) else
@@ -398,12 +414,12 @@ def grid(ranked, label, tstats: dict, sigma, df, grid_table, diffs, rho: float,
         + (": the grid cannot tell its top two cells apart." if not top.significant else "."),
         f"Of the three knobs, the {knobs[most]} moves the mean test accuracy most (range of the "
         "per-value means: " + ", ".join(f"{knobs[k]} {v:.4f}" for k, v in spread.items()) + ").",
-        f"Against the published grid, {counts.get('consistent', 0)} of {len(grid_table)} cells "
-        f"are consistent and {counts.get('below', 0)} published numbers are below ours (ours − "
-        f"published {diffs.mean():+.4f} on average"
+        f"Against the published grid: {counted(counts, len(grid_table), 'cells')}, "
+        f"the published number below ours for {counts['below']} (ours − published "
+        f"{diffs.mean():+.4f} on average"
         + ("" if math.isnan(rho) else f", rank correlation {rho:.2f}")
-        + f"); {rep_ok} of {len(rep_rows)} cells with a replay of the report's code are "
-        "consistent with it.",
+        + f"); against the report's code replayed: "
+        f"{counted(rep, len(rep_rows), 'cells with a replay')}.",
     ])
 
 

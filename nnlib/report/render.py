@@ -101,7 +101,7 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
     index = read_index(out)
     rows = index["notebooks"]
     published = out == published_reports_dir()
-    if published:  # each notebook's first cell says how long the published build took
+    if published:  # each notebook's first cell says what a full build and a quick run take
         nb_dir = project_root() / "notebooks"
         update_run_times([*nb_dir.glob("*.ipynb"), *(out / "executed").glob("*.ipynb")], index,
                          nb_dir)

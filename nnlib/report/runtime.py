@@ -1,11 +1,13 @@
-"""The run-time line in each notebook's first cell: how long the notebook takes from an empty run
-cache and how long its smoke run (``QUICK=True``) takes, between markers::
+"""The run-time line in each notebook's first cell: how long the notebook took in a full build from
+an empty run cache and how long its smoke run (``QUICK=True``) takes, between markers::
 
-    **Run time**: <!-- run-time -->6.9 min from an empty run cache, 5 s with `QUICK=True` (2
-    cores)<!-- /run-time -->.
+    **Run time**: <!-- run-time -->6.9 min in a full build from an empty run cache, 5 s with
+    `QUICK=True` (2 cores)<!-- /run-time -->.
 
 The seconds are ``notebooks/expected_durations.json``'s: the last cold full build (every run
-trained) and a quick build, measured on the machine the published report names. A republish that
+trained; a run that several notebooks share is trained by the first that asks, so a notebook late
+in the build — 04, 08 — takes seconds there and minutes alone) and a quick build, measured on the
+machine the published report names. A republish that
 takes its runs from the cache says nothing about what a reader's first run costs, so the line does
 not come from the published build's own durations. Rendering the published report rewrites the
 line in ``notebooks/`` and in the executed copies, and ``nnlib report --check`` says when a
@@ -45,12 +47,12 @@ def run_time_text(cold_s: float | None, quick_s: float | None, cores: int | None
     """The line between the markers."""
     parts = []
     if cold_s is not None:
-        parts.append(f"{duration_text(cold_s)} from an empty run cache")
+        parts.append(f"{duration_text(cold_s)} in a full build from an empty run cache")
     if quick_s is not None:
         parts.append(f"{duration_text(quick_s)} with `QUICK=True`")
     if not parts:
         return "not measured yet"
-    return ", ".join(parts) + (f" ({cores} cores)" if cores else "")
+    return ", ".join(parts) + (f" ({cores} core{'s' if cores != 1 else ''})" if cores else "")
 
 
 def measured_durations(nb_dir: Path) -> tuple[dict, dict]:
