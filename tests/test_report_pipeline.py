@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnlib import report
-from nnlib.report import build, build_report, env, parameters
+from nnlib.report import build, build_report, env, parameters, runtime
 from nnlib.report import html as report_html
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -139,7 +139,7 @@ def test_only_selection_and_jobs(tmp_path):
     nb_dir = tmp_path / "notebooks"
     shutil.copytree(FIXTURES, nb_dir)
     out = tmp_path / "out"
-    (nb_dir / build.EXPECTED_DURATIONS).write_text('{"01_ok": 120, "02_fails": 60}')
+    (nb_dir / runtime.EXPECTED_DURATIONS).write_text('{"01_ok": 120, "02_fails": 60}')
     lines = []
     # two kernels at once: each must still run in the notebooks' folder (01 checks its cwd)
     rc = build_report(quick=False, only=["01", "02"], jobs=2, notebooks_dir=nb_dir,
@@ -362,7 +362,8 @@ def test_side_by_side_notebooks_start_longest_first_new_ones_before():
 
 
 def test_a_first_run_orders_by_the_committed_expected_durations(tmp_path):
-    from nnlib.report.build import EXPECTED_DURATIONS, _expected_durations
+    from nnlib.report.build import _expected_durations
+    from nnlib.report.runtime import EXPECTED_DURATIONS
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     expected = _expected_durations(notebooks)
     names = {p.stem for p in notebooks.glob("[0-9][0-9]_*.ipynb")}

@@ -53,7 +53,7 @@ from .reproduction import (
     reproduction_line,
     write_reproduction,
 )
-from .runtime import strip_run_time
+from .runtime import measured_durations, strip_run_time
 
 __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks", "output_dir", "published_dir",
            "reproduce_report"]
@@ -114,18 +114,10 @@ def _skip_key(path: Path, parameters: dict, root: Path, pkg: Path = PACKAGE_DIR)
     return h.hexdigest()[:32]
 
 
-EXPECTED_DURATIONS = "expected_durations.json"
-
-
 def _expected_durations(nb_dir: Path) -> dict:
     """``notebooks/expected_durations.json``: seconds per notebook of a cold full report on the
     dev machine, to order a first run (no previous durations yet); {} if absent or unreadable."""
-    try:
-        data = json.loads((nb_dir / EXPECTED_DURATIONS).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} \
-        if isinstance(data, dict) else {}
+    return measured_durations(nb_dir)[0]
 
 
 def _longest_first(todo: list, previous: dict) -> list:

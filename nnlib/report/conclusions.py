@@ -37,15 +37,21 @@ def counted(counts: dict, total: int, what: str) -> str:
     return f"{counts['consistent']} of {judged} {what} consistent"
 
 
-def _fewer_images(summary) -> str:
+def _reached(summary) -> tuple[list, int, int]:
+    """A size sweep's sizes at which the published numbers are reached (those inside the sweep),
+    the stated (largest) size, and how many are reached below it."""
     at = [n for n in summary.reached.values() if n is not None]
     stated = max(summary.sizes)
+    return at, stated, sum(n < stated for n in at)
+
+
+def _fewer_images(summary) -> str:
+    at, stated, below = _reached(summary)
     if summary.supports_fewer_images():
         return (f"On the training-set-size sweep the published numbers are reached with "
                 f"{min(at):,.0f}–{max(at):,.0f} training images ({min(at) / stated:.0%}–"
                 f"{max(at) / stated:.0%} of the stated {stated:,}), which supports the hypothesis "
                 "that they came from runs on fewer images.")
-    below = sum(n is not None and n < stated for n in summary.reached.values())
     return (f"Only {below} of {len(summary.reached)} published numbers are reached below the "
             f"stated {stated:,} images on the training-set-size sweep: it does not support the "
             "fewer-images hypothesis.")
@@ -54,8 +60,7 @@ def _fewer_images(summary) -> str:
 def sweep_finding(summary) -> str:
     """What a training-set-size sweep (``compare.size_sweep``) says about the hypothesis that the
     published numbers of experiments 1–2 came from runs on fewer images (notebooks 01–02)."""
-    at = [n for n in summary.reached.values() if n is not None]
-    stated = max(summary.sizes)
+    at, stated, _ = _reached(summary)
     if summary.supports_fewer_images():
         return (f"On our curves the published numbers are reached with **{min(at):,.0f}–"
                 f"{max(at):,.0f} training images** ({min(at) / stated:.0%}–{max(at) / stated:.0%} "
@@ -115,8 +120,7 @@ def optimizers(stats: dict, table, summary, gaps, momentum: float, one_run: bool
                 - reference.OPTIMIZER["sgd"]["accuracy"])
     rep = compare.verdict_counts(table, "vs replayed")
     pub = compare.verdict_counts(table, "vs published")
-    stated = max(summary.sizes)
-    below = sum(n is not None and n < stated for n in summary.reached.values())
+    _, stated, below = _reached(summary)
     n_seeds = max(n for _, _, n in stats.values())
     return bullets([
         f"**Optimizers (the report's experiment 2, {n_seeds} seed(s) each):** SGD with momentum "

@@ -26,7 +26,10 @@ __all__ = ["duration_text", "expected_lines", "measured_durations", "run_time_pr
            "run_time_text", "strip_run_time", "update_run_times"]
 
 MARK = re.compile(r"(<!-- run-time -->)(.*?)(<!-- /run-time -->)", re.S)
-#: The section of ``notebooks/expected_durations.json`` with each notebook's quick-run seconds.
+#: Seconds per notebook of the last cold full build (and, under :data:`QUICK_KEY`, of a quick
+#: build), in ``notebooks/``: the run-time lines and the order of a first build read it.
+EXPECTED_DURATIONS = "expected_durations.json"
+#: The section of :data:`EXPECTED_DURATIONS` with each notebook's quick-run seconds.
 QUICK_KEY = "quick"
 
 
@@ -59,7 +62,7 @@ def measured_durations(nb_dir: Path) -> tuple[dict, dict]:
     """``({notebook: seconds}, {notebook: seconds})`` of the last cold full build and of a quick
     build, from ``expected_durations.json`` (empty dicts if none)."""
     try:
-        data = json.loads((Path(nb_dir) / "expected_durations.json").read_text(encoding="utf-8"))
+        data = json.loads((Path(nb_dir) / EXPECTED_DURATIONS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}, {}
     if not isinstance(data, dict):
