@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import one_line
+from .logs import logging_to
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -414,7 +415,8 @@ def main(argv=None) -> int:
         return EXIT_OK
     debug = os.environ.get("NNLIB_DEBUG", "").strip() not in ("", "0")
     try:
-        with _cli_signals_and_warnings():
+        # the library's log (MNIST loading, epoch lines, a grid's runs) on stdout, as it goes
+        with _cli_signals_and_warnings(), logging_to("stdout"):
             return int(args.func(args) or 0)
     except Interrupted as exc:
         _err(str(exc))

@@ -68,7 +68,7 @@ def test_ensemble_errors():
 
 def test_experiments_ensemble_of_cached_runs(tmp_path, mnist_cache):
     cfg = tiny(epochs=1)
-    results = [experiments.run(cfg, seed, runs_dir=tmp_path, progress="off", log=lambda *a: None)
+    results = [experiments.run(cfg, seed, runs_dir=tmp_path, progress="off")
                for seed in (0, 1)]
     ens = experiments.ensemble(results)
     assert ens["members"] == 2 and ens["seeds"] == [0, 1]

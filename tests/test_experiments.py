@@ -6,6 +6,7 @@ Every run is tiny (a 784-16-10 MLP, 500 training / 200 validation images of the 
 1–2 epochs) and lives in ``tmp_path``.
 """
 import json
+import logging
 import math
 import multiprocessing
 import time
@@ -173,7 +174,7 @@ def test_from_dir_round_trip_and_saved_model_reproduces_test_accuracy(tmp_path):
 
 # --- resume ---------------------------------------------------------------------------------------
 
-def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
+def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch, caplog):
     cfg = tiny(epochs=2)
     reference = run(cfg, 0, runs_dir=tmp_path / "ref", progress="off")
     assert reference.history.epochs_run == 2
@@ -198,8 +199,9 @@ def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
         original(self, trainer, epoch)
 
     monkeypatch.setattr(Checkpoint, "on_epoch_end", recording)
-    logged = []
-    resumed = run(cfg, 0, runs_dir=tmp_path / "killed", progress="off", log=logged.append)
+    with caplog.at_level(logging.INFO, logger="nnlib.lab.train"):
+        resumed = run(cfg, 0, runs_dir=tmp_path / "killed", progress="off")
+    logged = caplog.messages
     assert any("resuming" in m and "after epoch 1" in m for m in logged), logged
     assert trained_epochs == [1], "the resumed run must train only the missing second epoch"
     assert resumed.run_dir == run_dir
@@ -313,6 +315,33 @@ def test_grid_rows_columns_and_resume(tmp_path, monkeypatch):
     assert (again["cell_time_s"] < 1.0).all(), again["cell_time_s"].tolist()
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_progress_logs_one_line_per_finished_run_in_order(tmp_path, caplog, capfd, n_jobs):
+    with caplog.at_level(logging.INFO, logger="nnlib"):
+        df = grid(tiny(), AXES, seeds=(0,), n_jobs=n_jobs, runs_dir=tmp_path, progress="epoch")
+    grid_lines = [r.getMessage() for r in caplog.records if r.name == "nnlib.lab.grid"]
+    assert len(grid_lines) == 2, caplog.messages
+    # in the order the runs were submitted (the longest first; these two cost the same)
+    for i, (line, lr, acc) in enumerate(zip(grid_lines, df["optimizer.lr"], df["test_accuracy"]),
+                                        1):
+        assert line == (f"grid: run {i}/2 done (optimizer.lr={lr}, model.sizes=[784, 16, 10], "
+                        f"seed 0): test accuracy {acc:.4f}, ") + line.split(", ")[-1], line
+    # no joblib chatter and, with no handler attached, nothing printed at all
+    out, err = capfd.readouterr()
+    assert out == "" and "[Parallel" not in err and "grid:" not in err, (out, err)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="nnlib"):
+        grid(tiny(), AXES, seeds=(0,), runs_dir=tmp_path, progress="off")
+        experiments.runs({"a": tiny()}, seeds=(0,), runs_dir=tmp_path, progress="epoch")
+    assert [m.split(":")[1] for m in caplog.messages] == [" run 1/1 done (a, seed 0)"]
+
+
+def test_grid_progress_bar_counts_runs(tmp_path, capsys):
+    grid(tiny(), AXES, seeds=(0,), runs_dir=tmp_path, progress="bar")
+    err = capsys.readouterr().err
+    assert "runs: 100%" in err and "2/2" in err, err
+
+
 def test_grid_parallel_loky_matches_sequential(tmp_path):
     seq = grid(tiny(), AXES, seeds=(0, 1), runs_dir=tmp_path / "seq", progress=False)
     par = grid(tiny(), AXES, seeds=(0, 1), n_jobs=2, runs_dir=tmp_path / "par", progress=False)
@@ -404,7 +433,7 @@ def _locked_worker(cfg_dict, runs_dir, marker, barrier, out):
     training.Trainer.fit = fit
     barrier.wait(timeout=60)
     t0 = _time.time()
-    result = ex.run(cfg_dict, 0, runs_dir=runs_dir, progress="off", log=lambda *a, **k: None)
+    result = ex.run(cfg_dict, 0, runs_dir=runs_dir, progress="off")
     t1 = _time.time()
     with open(out, "w") as fh:
         json.dump({"metrics": result.metrics, "run_dir": str(result.run_dir),
@@ -531,8 +560,7 @@ def test_runs_trains_several_whole_configs_like_run(tmp_path):
     assert list(df["seed"]) == [0, 1, 0, 1]
     assert df["error"].map(lambda e: e is None).all(), df.get("traceback")
     for row in df.itertuples():  # each row is the cached run of (its config, its seed)
-        alone = run(configs[row.label], row.seed, runs_dir=tmp_path, progress="off",
-                    log=lambda *a: None)
+        alone = run(configs[row.label], row.seed, runs_dir=tmp_path, progress="off")
         assert str(alone.run_dir) == row.run_dir
         assert alone.test_accuracy == row.test_accuracy
     with pytest.raises(ValueError, match="at least one config"):

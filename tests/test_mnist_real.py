@@ -1,5 +1,6 @@
 """End to end on the real MNIST: whatever source works here (on this machine and CI, the package
 registry), cached in the repo's git-ignored data/ folder."""
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,10 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.mark.slow
-def test_real_mnist_loads_and_verifies():
-    lines = []
-    x_train, y_train, x_test, y_test = load_mnist(DATA_DIR, log=lines.append)
+def test_real_mnist_loads_and_verifies(caplog):
+    caplog.set_level(logging.DEBUG, logger="nnlib.lab.mnist")
+    x_train, y_train, x_test, y_test = load_mnist(DATA_DIR)
+    lines = caplog.messages
     print("\n".join(lines))
     assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)
     assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)

@@ -31,7 +31,7 @@ def test_histories_and_runs_by_read_the_run_dirs(tmp_path, mnist_cache):
     from nnlib.lab.config import with_overrides
     cfg = recipes.quick(recipes.final_mlp(), epochs=1, n_train=64, n_valid=32)
     cfg = with_overrides(cfg, {"model.sizes": [784, 8, 10]})
-    runs = [ex.run(cfg, s, runs_dir=tmp_path, progress="off", log=lambda *a: None) for s in (0, 1)]
+    runs = [ex.run(cfg, s, runs_dir=tmp_path, progress="off") for s in (0, 1)]
     df = pd.DataFrame({"arm": ["a", "b"], "run_dir": [str(r.run_dir) for r in runs]})
     hs = nb.histories(df)
     assert [h.to_dict() for h in hs] == [r.history.to_dict() for r in runs]
@@ -78,3 +78,15 @@ def test_kernel_orientations_of_ideal_edges():
     assert weights.orientation_counts(table, "the test's") == (
         "2 of the test's 3 first-layer kernels (1 horizontal, 1 vertical)")
     assert weights.orientation_counts(table.iloc[2:], "its") == "0 of its 1 first-layer kernels"
+
+
+@pytest.mark.parametrize("given, seeds", [([0, 1], [0, 1]), ((2,), [2]), ("[0, 1]", [0, 1]),
+                                          ("3", [3]), (3, [3]), (" [4] ", [4])])
+def test_seed_list_reads_papermill_strings(given, seeds):
+    assert nb.seed_list("SEEDS", given) == seeds
+
+
+@pytest.mark.parametrize("given", ["zero", "[]", "[-1]", "[0.5]", [True], "{'a': 1}", None, True])
+def test_seed_list_names_the_parameter_and_how_to_pass_one(given):
+    with pytest.raises(ValueError, match=r"parameter GRID_SEEDS: expected .*-y 'GRID_SEEDS: \["):
+        nb.seed_list("GRID_SEEDS", given)

@@ -19,40 +19,35 @@ from nnlib.report.parameters import parameter_values
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 
 
-# --- log lines: the library's real messages are classified as log ------------------------------
+# --- log lines: the library's real log is classified as log ------------------------------------
 
-def test_the_librarys_own_log_lines_are_log(mnist_cache, capsys):
-    from nnlib.lab.mnist import load_mnist
+def test_the_librarys_log_in_a_report_kernel_is_log_and_its_warnings_stay_visible(capsys):
+    """The report's kernels log to stderr (``NNLIB_LOG=stderr``): epoch lines are log, a warning
+    record and a Python warning are shown, and stdout keeps only what the notebook prints."""
+    import logging
+
     from nnlib.lab.training import Trainer
+    from nnlib.logs import logging_to
     from nnlib.nn.models import mlp
     from nnlib.nn.optim import SGD
 
-    lines = []
-    load_mnist(mnist_cache.parent, log=lines.append)
-    assert lines and all(outputs.LOG_LINE.match(line) for line in lines), lines
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype(np.float32), rng.integers(0, 3, 64)
     model = mlp([4, 5, 3], rng=rng)
     trainer = Trainer(model, SGD(model, lr=0.1), seed=0, progress="epoch")
     capsys.readouterr()
-    trainer.fit((x, y), (x, y), epochs=2, batch_size=16)
-    printed = capsys.readouterr().out
-    log, keep = outputs.split_stdout(printed + "the report found relu - sigmoid = +0.03\n")
-    assert log == printed and keep == "the report found relu - sigmoid = +0.03\n"
-
-
-def test_joblib_progress_is_log_and_warnings_stay_visible(capsys):
-    from joblib import Parallel, delayed
-    Parallel(n_jobs=1, verbose=5)(delayed(abs)(i) for i in range(3))
-    chatter = capsys.readouterr().err
-    assert chatter.strip()
+    with logging_to("stderr"):
+        trainer.fit((x, y), (x, y), epochs=2, batch_size=16)
+        logging.getLogger("nnlib.lab.mnist").warning("mnist: could not write cache /x (full)")
+    captured = capsys.readouterr()
+    assert captured.out == ""
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warning = warnings.formatwarning("a worker stopped", UserWarning, "/x/loky.py", 12,
                                          "  warnings.warn(")
-    log, warn = outputs.split_stderr(chatter + warning + "[Parallel(n_jobs=2)]: Done 3\n")
-    assert warn == warning and "a worker stopped" in warn
-    assert log == chatter + "[Parallel(n_jobs=2)]: Done 3\n"
+    log, warn = outputs.split_stderr(captured.err + warning)
+    assert log.count("\n") == 2 and log.startswith("epoch 1/2: ") and "epoch 2/2: " in log
+    assert warn == "nnlib: warning: mnist: could not write cache /x (full)\n" + warning
 
 
 def _cell(source="", outputs_=(), tags=()):
@@ -62,10 +57,10 @@ def _cell(source="", outputs_=(), tags=()):
 
 
 def test_prepare_moves_logs_keeps_results_and_summarises_parameters():
-    stream = {"output_type": "stream", "name": "stdout",
-              "text": "mnist: trying cache ... ok\nresult 1\nepoch 1/2: train loss 0.1\n"}
+    stream = {"output_type": "stream", "name": "stdout", "text": "result 1\nepoch 1: 0.5\n"}
     err = {"output_type": "stream", "name": "stderr",
-           "text": "[Parallel(n_jobs=2)]: Done 1\n/a.py:3: UserWarning: careful\n  warn()\n"}
+           "text": ("mnist: wrote cache /d\nepoch 1/2: train loss 0.1\ngrid: run 1/2 done\n"
+                    "/a.py:3: UserWarning: careful\n  warn()\n")}
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# T"),
         _cell("QUICK = False\nSEEDS = [0, 1, 2]\nJOBS = 2", tags=["parameters"]),
@@ -80,13 +75,13 @@ def test_prepare_moves_logs_keeps_results_and_summarises_parameters():
     html = params.outputs[0]["data"]["text/html"]
     assert "QUICK=True, SEEDS=[0], JOBS=2" in html and "# Parameters" not in html
     work = shown.cells[2].outputs
-    assert work[0]["text"] == "result 1\n"  # the result stays a stream
+    assert work[0]["text"] == "result 1\nepoch 1: 0.5\n"  # stdout is the notebook's: it stays
     assert "UserWarning: careful" in work[1]["data"]["text/html"]
     assert outputs.WARNING_CLASS in work[1]["data"]["text/html"]
     assert "log (3 lines)" in work[2]["data"]["text/html"]
-    assert "mnist: trying" in log and "[Parallel" in log and "careful" not in log
+    assert "mnist: wrote" in log and "grid: run 1/2" in log and "careful" not in log
     assert "--- cell 3 ---" in log
-    assert nb.cells[3].outputs[0]["text"].startswith("mnist")  # the input is not modified
+    assert nb.cells[3].outputs[1]["text"].startswith("mnist")  # the input is not modified
 
 
 def test_parameter_values_literal_and_expression():
@@ -157,7 +152,7 @@ def test_page_hides_code_logs_and_removed_cells(built):
     assert "celltag_hide-input" in page and "celltag_conclusion" in page
     assert "Parameters: <code>QUICK=True</code>" in page
     log = (built / "executed" / "01_ok.log").read_text()
-    assert "mnist: trying cache" in log and "fixture result line 7" not in log
+    assert "mnist: wrote cache" in log and "fixture result line 7" not in log
     assert 'href="02_fails.html" rel="next"' in page and 'href="index.html"' in page
     assert 'href="report.html"' in page
     fails = (built / "02_fails.html").read_text()

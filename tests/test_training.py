@@ -4,6 +4,7 @@ stopping, checkpoints, exact resume, divergence, progress output and argument ch
 Everything runs on a tiny synthetic task: 1×8×8 images whose label (0–3) is the bright quadrant,
 plus Gaussian noise. Chance accuracy is 0.25; a 64-16-4 MLP solves it in a couple of epochs.
 """
+import logging
 import math
 import os
 import re
@@ -17,6 +18,7 @@ from nnlib import SGD, Adam, CrossEntropyLoss, Momentum, StepLR, cnn, mlp
 from nnlib.lab.augment import Augmentation
 from nnlib.lab.callbacks import Callback, Checkpoint, EarlyStopping
 from nnlib.lab.training import History, Trainer, TrainingDiverged
+from nnlib.logs import logging_to
 
 N_TRAIN, N_VALID, BATCH = 300, 100, 32
 N_BATCHES = math.ceil(N_TRAIN / BATCH)  # 10: nine batches of 32, one of 12
@@ -511,7 +513,14 @@ def test_inf_in_a_later_batch_names_that_epoch_iteration_and_current_lr():
 
 
 # ----------------------------------------------------------------------------- progress
-def test_progress_epoch_prints_one_line_per_epoch(capsys):
+@pytest.fixture
+def logged():
+    """The library's log on stdout, as the command line shows it (``nnlib.logs.logging_to``)."""
+    with logging_to("stdout"):
+        yield
+
+
+def test_progress_epoch_logs_one_line_per_epoch(capsys, logged):
     trainer, _ = make_run("mlp")
     trainer.progress = "epoch"
     trainer.fit(TRAIN, VALID, epochs=3, batch_size=BATCH)
@@ -521,7 +530,18 @@ def test_progress_epoch_prints_one_line_per_epoch(capsys):
         assert line.startswith(f"epoch {e}/3:"), line
 
 
-def test_progress_bar_runs(capsys):
+def test_epoch_lines_are_log_records_shown_only_where_a_handler_is(capsys, caplog):
+    trainer, _ = make_run("mlp")
+    trainer.progress = "epoch"
+    with caplog.at_level(logging.INFO, logger="nnlib.lab.training"):
+        trainer.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)
+    assert [r.name for r in caplog.records] == ["nnlib.lab.training"] * 2
+    assert caplog.messages[1].startswith("epoch 2/2:")
+    captured = capsys.readouterr()  # no handler of nnlib's own: nothing printed
+    assert captured.out == captured.err == "", captured
+
+
+def test_progress_bar_runs(capsys, logged):
     trainer, _ = make_run("mlp")
     trainer.progress = "bar"
     h = trainer.fit(TRAIN, VALID, epochs=2, batch_size=BATCH)
@@ -531,7 +551,7 @@ def test_progress_bar_runs(capsys):
 
 
 @pytest.mark.parametrize("env, expect_lines", [("off", 0), ("epoch", 2), ("OFF ", 0)])
-def test_auto_progress_follows_nnlib_progress_env(monkeypatch, capsys, env, expect_lines):
+def test_auto_progress_follows_nnlib_progress_env(monkeypatch, capsys, logged, env, expect_lines):
     monkeypatch.setenv("NNLIB_PROGRESS", env)
     trainer, _ = make_run("mlp")
     trainer.progress = "auto"
@@ -540,6 +560,25 @@ def test_auto_progress_follows_nnlib_progress_env(monkeypatch, capsys, env, expe
     assert len(captured.out.strip().splitlines()) == expect_lines, captured.out
     if expect_lines == 0:
         assert captured.err == "", captured.err
+
+
+@pytest.mark.parametrize("env, mode", [({}, "epoch"), ({"JPY_SESSION_NAME": "a.ipynb"}, "bar"),
+                                       ({"VSCODE_PID": "1"}, "bar")])
+def test_auto_progress_in_a_kernel_draws_bars_only_for_a_front_end(monkeypatch, env, mode):
+    """papermill's kernels have no front end: a tqdm widget would stay in the saved notebook."""
+    import IPython
+
+    from nnlib.lab.training import _progress_mode
+
+    class ZMQInteractiveShell:  # what get_ipython() returns inside a Jupyter kernel
+        pass
+
+    for name in [k for k in os.environ if k.startswith(("JPY_", "VSCODE_"))] + ["NNLIB_PROGRESS"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: ZMQInteractiveShell())
+    assert _progress_mode("auto") == mode
 
 
 def test_progress_off_and_false_are_silent(capsys):

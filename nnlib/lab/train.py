@@ -10,6 +10,7 @@ trainer, callbacks - retrains, and an edit anywhere else does not.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = ["CONFIG_FILE", "fit_run", "load_data"]
 #: The normalised config a run directory holds (written before training starts).
 CONFIG_FILE = "config.json"
 
+log = logging.getLogger(__name__)
+
 
 def load_data(config, data_dir=None) -> dict:
     """``{"train", "valid", "test"}`` arrays a config trains and tests on (see ``load_splits``)."""
@@ -36,7 +39,7 @@ def load_data(config, data_dir=None) -> dict:
 
 
 def fit_run(config: Config, out_dir: Path, seed: int, *, data: dict | None = None, data_dir=None,
-            progress="auto", resume: bool = True, log=print) -> tuple[History, dict, object]:
+            progress="auto", resume: bool = True) -> tuple[History, dict, object]:
     """Train ``config`` (normalised, its ``train.seed`` = ``seed``) into ``out_dir`` and evaluate
     on the test set: ``(history, metrics, model)``.
 
@@ -69,7 +72,7 @@ def fit_run(config: Config, out_dir: Path, seed: int, *, data: dict | None = Non
     state = ckpt_dir / "state.npz"
     if resume and state.exists():
         trainer.load_state(state)
-        log(f"resuming {out_dir} after epoch {trainer.history.epochs_run}")
+        log.info(f"resuming {out_dir} after epoch {trainer.history.epochs_run}")
     history = trainer.fit(train, valid, epochs=tc.epochs, batch_size=tc.batch_size)
     if not (out_dir / CONFIG_FILE).exists():  # the run folder was deleted or replaced meanwhile
         raise FileNotFoundError(f"{out_dir}: run directory changed during training "

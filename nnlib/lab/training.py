@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import sys
@@ -22,6 +23,8 @@ from ..io import write_npz
 from ..nn.losses import CrossEntropyLoss
 from ..nn.schedules import ConstantLR
 from .data import batches
+
+log = logging.getLogger(__name__)
 
 __all__ = ["History", "Trainer", "TrainingDiverged"]
 
@@ -123,7 +126,7 @@ History.__doc__ = (
 # --- progress ---------------------------------------------------------------------------------
 
 def _progress_mode(progress) -> str:
-    """"bar" (tqdm), "epoch" (one printed line per epoch) or "off"."""
+    """"bar" (tqdm), "epoch" (one logged line per epoch) or "off"."""
     if progress in ("bar", "epoch", "off"):
         return progress
     if progress is True:
@@ -133,14 +136,26 @@ def _progress_mode(progress) -> str:
     env = os.environ.get("NNLIB_PROGRESS", "").strip().lower()
     if env in ("bar", "epoch", "off"):
         return env
-    try:  # a Jupyter kernel with a front end: tqdm.auto draws a widget
+    front_end = kernel_front_end()
+    if front_end is not None:  # a kernel: tqdm.auto draws a widget, which only a front end shows
+        return "bar" if front_end else "epoch"
+    return "bar" if sys.stderr.isatty() else "epoch"
+
+
+def kernel_front_end() -> bool | None:
+    """In a Jupyter kernel, whether a front end shows its outputs as they come (JupyterLab,
+    Notebook, VS Code) rather than a batch executor saving them (papermill, nbclient); None
+    outside a kernel. JupyterLab's server names the session of every kernel it starts
+    (``JPY_SESSION_NAME``), VS Code's kernels inherit its ``VSCODE_*`` variables; papermill sets
+    neither."""
+    try:
         from IPython import get_ipython
         shell = get_ipython()
-        if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
-            return "bar"
     except ImportError:
-        pass
-    return "bar" if sys.stderr.isatty() else "epoch"
+        return None
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return None
+    return "JPY_SESSION_NAME" in os.environ or any(k.startswith("VSCODE_") for k in os.environ)
 
 
 def _hook(callback, name: str):
@@ -161,8 +176,9 @@ def _check_fit_args(train, valid, batch_size) -> None:
 
 
 class _Progress:
-    """An epoch's progress: a tqdm bar ("bar"), one printed line per epoch ("epoch") or nothing
-    ("off"); see ``_progress_mode``."""
+    """An epoch's progress: a tqdm bar and a logged line at its end ("bar"), the logged line
+    alone ("epoch") or nothing ("off"); see ``_progress_mode``. The line goes to this module's
+    logger (``nnlib.lab.training``, INFO): shown where a handler is attached (``nnlib.logs``)."""
 
     def __init__(self, progress, n_batches: int, desc: str):
         self.mode = _progress_mode(progress)
@@ -184,11 +200,8 @@ class _Progress:
 
     def epoch(self, line: str) -> None:
         self.close()
-        if self.mode == "bar":
-            from tqdm.auto import tqdm
-            tqdm.write(line)
-        elif self.mode == "epoch":
-            print(line, flush=True)
+        if self.mode != "off":
+            log.info(line)
 
 
 # --- trainer ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..io import write_json, write_text
+from ..logs import LOG_ENV
 from ..paths import RUN_LOG_ENV
 from ..paths import published_reports_dir as published_dir
 from .env import ReportError, environment, git_commit, git_dirty, kernel_check, now
@@ -59,7 +60,8 @@ __all__ = ["CELL_TIMEOUT", "build_report", "list_notebooks", "output_dir", "publ
            "reproduce_report"]
 
 KERNEL_ENV = {
-    "NNLIB_PROGRESS": "epoch",  # one printed line per epoch instead of tqdm bars
+    "NNLIB_PROGRESS": "epoch",  # one logged line per epoch instead of tqdm bars
+    LOG_ENV: "stderr",  # the library's log, which outputs.prepare collapses per cell
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as inline PNG outputs
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silence the debugger's frozen-modules warning
 }
@@ -225,7 +227,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
 
     if todo and fetch_data:
         from ..lab.mnist import load_mnist
-        load_mnist(default_data_dir(), log=log)
+        load_mnist(default_data_dir())  # its log: the CLI's handler (nnlib.logs)
 
     t0 = time.monotonic()
     # a quick build's notebooks take seconds: the full report's times would say nothing

@@ -2,9 +2,10 @@
 
 :func:`prepare` turns an executed notebook into the one the HTML shows:
 
-- library log lines (MNIST loading, per-epoch lines, joblib's progress - :data:`LOG_LINE`) and any
-  other standard-error text leave the outputs; each cell's share becomes one collapsed "log"
-  element, and the whole notebook's goes to its record (``executed/NN_name.log``);
+- standard-error text other than warnings - the library's log, which the report's kernels send
+  there (``NNLIB_LOG=stderr``: MNIST loading, per-epoch lines, a grid's finished runs) - leaves the
+  outputs; each cell's share becomes one collapsed "log" element, and the whole notebook's goes to
+  its record (``executed/NN_name.log``); standard output is the notebook's own and stays;
 - Python warnings and error text on standard error stay visible, styled as warnings;
 - cells tagged ``remove-cell`` go (``remove-input`` / ``remove-output``: the renderer's
   ``TagRemovePreprocessor`` drops their code / outputs);
@@ -25,12 +26,10 @@ import re
 from .notebook import CAPTION_CLASS, HEADLINE_MIME
 from .parameters import parameter_values, parameters_summary
 
-#: Lines the library (and joblib) print as status, never as results.
-LOG_LINE = re.compile(
-    r"^(mnist: |epoch \d+/\d+: |resuming .+ after epoch \d+|\[Parallel\(n_jobs=|"
-    r"\[report\] )")
-#: A Python warning as ``warnings`` prints it ("path:line: SomethingWarning: message").
-WARNING_LINE = re.compile(r"^\S.*:\d+: \w*(Warning|Error)\b|^\w*(Warning|Error): |^Traceback ")
+#: A Python warning as ``warnings`` prints it ("path:line: SomethingWarning: message"), or a
+#: record of the library's log above INFO ("nnlib: warning: message": ``nnlib.logs``).
+WARNING_LINE = re.compile(r"^\S.*:\d+: \w*(Warning|Error)\b|^\w*(Warning|Error): |^Traceback |"
+                          r"^nnlib: (warning|error|critical): ")
 LOG_CLASS, WARNING_CLASS, PARAMS_CLASS = "nnlib-log", "nnlib-warning", "nnlib-params"
 #: Tag of the cell :func:`prepare` makes of the parameters cells (rendered without input).
 PARAMS_TAG = "nnlib-parameters"
@@ -53,14 +52,6 @@ def split_stderr(text: str) -> tuple[str, str]:
     return "".join(log), "".join(warn)
 
 
-def split_stdout(text: str) -> tuple[str, str]:
-    """``(log, results)`` of a standard-output text, by :data:`LOG_LINE`."""
-    log, keep = [], []
-    for line in text.splitlines(keepends=True):
-        (log if LOG_LINE.match(line) else keep).append(line)
-    return "".join(log), "".join(keep)
-
-
 def _html_output(markup: str, plain: str) -> dict:
     import nbformat
     return nbformat.v4.new_output("display_data", data={"text/html": markup, "text/plain": plain})
@@ -80,17 +71,12 @@ def _clean_outputs(cell) -> str:
     """Move the cell's log text out of its outputs (in place); return that log text."""
     outputs, log = [], []
     for out in cell.get("outputs", []):
-        if out.get("output_type") != "stream":
+        if out.get("output_type") != "stream" or out.get("name") != "stderr":
             outputs.append(out)
             continue
-        if out.get("name") == "stderr":
-            text_log, text_keep = split_stderr(out.get("text", ""))
-            keep = [_html_output(warning_element(text_keep), text_keep)] if text_keep else []
-        else:
-            text_log, text_keep = split_stdout(out.get("text", ""))
-            keep = [{**out, "text": text_keep}] if text_keep.strip() else []
+        text_log, text_keep = split_stderr(out.get("text", ""))
         log.append(text_log)
-        outputs += keep
+        outputs += [_html_output(warning_element(text_keep), text_keep)] if text_keep else []
     text = "".join(log)
     if text.strip():
         outputs.append(_html_output(log_element(text), ""))
