@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+KERNEL := $(VENV)/share/jupyter/kernels/nnlib/kernel.json
 
 .PHONY: test report quick-report reproduce check-report lab fetch-data bench clean-venv
 
@@ -19,23 +20,26 @@ $(BIN)/python:
 $(STAMP): pyproject.toml jupyter/overrides.json | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)"
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
-test: $(STAMP)
+# The kernel every notebook names ("nnlib"), in the venv: papermill and JupyterLab run with it.
+$(KERNEL): | $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name nnlib --display-name "Python 3 (nnlib)"
+
+test: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pytest
 
-report: $(STAMP)
+report: $(STAMP) $(KERNEL)
 	$(BIN)/nnlib report $(ARGS)
 
-quick-report: $(STAMP)
+quick-report: $(STAMP) $(KERNEL)
 	$(BIN)/nnlib report --quick $(ARGS)
 
 # Every notebook again from an empty run cache (reports/reproduce/), each headline compared with
 # the published report; exit 1 if a number differs beyond the verdict rule.
-reproduce: $(STAMP)
+reproduce: $(STAMP) $(KERNEL)
 	$(BIN)/nnlib report --reproduce $(ARGS)
 
 check-report: $(STAMP)
@@ -45,7 +49,7 @@ fetch-data: $(STAMP)
 	$(BIN)/nnlib fetch-data
 
 # tests/test_lab_browser.py starts it the same way (plus a free port, no token, a copied notebook).
-lab: $(STAMP)
+lab: $(STAMP) $(KERNEL)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
 
 bench: $(STAMP)

@@ -27,6 +27,16 @@ def test_the_first_cell_says_what_and_how_long(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_kernel_it_names_is_the_projects(path):
+    """papermill and JupyterLab start the kernel a notebook names: the one make installs."""
+    from nnlib.report.env import KERNEL_NAME
+
+    spec = json.loads(path.read_text(encoding="utf-8"))["metadata"]["kernelspec"]
+    assert spec["name"] == KERNEL_NAME == "nnlib", spec
+    assert f"--name {KERNEL_NAME} " in (path.parents[1] / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_cells_are_calls_and_plots(path):
     for kind, text, tags in _cells(path):
         if kind != "code":

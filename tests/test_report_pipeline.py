@@ -263,7 +263,7 @@ def test_kernel_check_rejects_a_foreign_python(monkeypatch):
         resource_dir = "/opt/elsewhere/share/jupyter/kernels/python3"
 
     monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: Spec)
-    with pytest.raises(report.ReportError, match="ipykernel install --sys-prefix --name python3"):
+    with pytest.raises(report.ReportError, match="ipykernel install --sys-prefix --name nnlib"):
         report.kernel_check()
 
 

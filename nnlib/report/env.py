@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-KERNEL_NAME = "python3"
+#: The project's kernel: every notebook names it, ``make`` installs it into the venv
+#: (``ipykernel install --sys-prefix``), so papermill and JupyterLab start this venv's Python.
+KERNEL_NAME = "nnlib"
 
 
 class ReportError(RuntimeError):
