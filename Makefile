@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml jupyter/overrides.json | $(BIN)/python
 	touch $(STAMP)
 
 # The kernel every notebook names ("nnlib"), in the venv: papermill and JupyterLab run with it.
+# (A venv made before the kernel had its name has a "python3" one with the same display name.)
 $(KERNEL): | $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name nnlib --display-name "Python 3 (nnlib)"
+	rm -rf $(VENV)/share/jupyter/kernels/python3
 
 test: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pytest

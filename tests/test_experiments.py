@@ -336,10 +336,23 @@ def test_grid_progress_logs_one_line_per_finished_run_in_order(tmp_path, caplog,
     assert [m.split(":")[1] for m in caplog.messages] == [" run 1/1 done (a, seed 0)"]
 
 
-def test_grid_progress_bar_counts_runs(tmp_path, capsys):
+def test_grid_progress_bar_counts_runs_and_failures(tmp_path, capsys):
     grid(tiny(), AXES, seeds=(0,), runs_dir=tmp_path, progress="bar")
     err = capsys.readouterr().err
-    assert "runs: 100%" in err and "2/2" in err, err
+    assert "runs: 100%" in err and "2/2" in err and "failed" not in err, err
+    with np.errstate(all="ignore"):
+        grid(tiny(), {"optimizer.lr": [1e20]}, seeds=(0,), runs_dir=tmp_path, progress="bar")
+    assert "failed=1" in capsys.readouterr().err
+
+
+def test_grid_on_joblibs_multiprocessing_backend_reports_its_runs(tmp_path, caplog):
+    """That backend cannot return results as they come: the rows arrive at the end, still
+    reported one line each."""
+    with caplog.at_level(logging.INFO, logger="nnlib.lab.grid"):
+        df = grid(tiny(), AXES, seeds=(0,), n_jobs=2, runs_dir=tmp_path,
+                  backend="multiprocessing", progress="epoch")
+    assert (df["error"].map(lambda e: e is None)).all(), df.get("traceback")
+    assert sum(r.name == "nnlib.lab.grid" for r in caplog.records) == 2
 
 
 def test_grid_parallel_loky_matches_sequential(tmp_path):
@@ -464,17 +477,20 @@ def test_run_lock_two_processes_train_a_run_once(tmp_path):
 # --- dask -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("processes", [False, True])
-def test_grid_dask_backend_matches_loky(tmp_path, processes):
+def test_grid_dask_backend_matches_loky(tmp_path, processes, caplog):
     distributed = pytest.importorskip("dask.distributed")
     axes = {"optimizer.lr": [0.05, 0.1]}
     # protocol="tcp": without it processes=False picks "inproc://", which rejects host=
     # ("Scheduler failed to start: not enough values to unpack"), and a real cluster is tcp.
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=processes,
                                   protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=None) as cluster, \
+            caplog.at_level(logging.INFO, logger="nnlib.lab.grid"):
         df = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "dask", backend="dask",
-                  scheduler=cluster.scheduler_address, progress=False)
+                  scheduler=cluster.scheduler_address, progress="epoch")
     assert (df["error"].map(lambda e: e is None)).all(), df.get("traceback")
+    lines = [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "nnlib.lab.grid"]
+    assert lines == ["grid: run 1/2 done", "grid: run 2/2 done"]
     ref = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "loky", progress=False)
     cols = ["optimizer.lr", "seed", "test_loss", "test_accuracy", "best_valid_accuracy",
             "epochs_run"]

@@ -81,12 +81,15 @@ def test_kernel_orientations_of_ideal_edges():
 
 
 @pytest.mark.parametrize("given, seeds", [([0, 1], [0, 1]), ((2,), [2]), ("[0, 1]", [0, 1]),
-                                          ("3", [3]), (3, [3]), (" [4] ", [4])])
+                                          ("3", [3]), (3, [3]), (" [4] ", [4]),
+                                          (range(3), [0, 1, 2]), ([np.int64(5)], [5])])
 def test_seed_list_reads_papermill_strings(given, seeds):
     assert nb.seed_list("SEEDS", given) == seeds
 
 
-@pytest.mark.parametrize("given", ["zero", "[]", "[-1]", "[0.5]", [True], "{'a': 1}", None, True])
+@pytest.mark.parametrize("given", ["zero", "[]", "[-1]", "[0.5]", [True], "{'a': 1}", None, True,
+                                   "[0, 0]", "0,1"])
 def test_seed_list_names_the_parameter_and_how_to_pass_one(given):
-    with pytest.raises(ValueError, match=r"parameter GRID_SEEDS: expected .*-y 'GRID_SEEDS: \["):
+    with pytest.raises(ValueError,
+                       match=r"parameter GRID_SEEDS: expected .*distinct.*-y 'GRID_SEEDS: \["):
         nb.seed_list("GRID_SEEDS", given)

@@ -37,6 +37,20 @@ def test_the_kernel_it_names_is_the_projects(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_seed_list_is_read_before_setup_reads_it(path):
+    """``nb.setup()`` turns a seed list papermill passed as text (``-p SEEDS '[0]'``) into a
+    list: code that reads one before it would slice a string."""
+    from nnlib.report.notebook import LIST_PARAMETERS
+
+    code = [text for kind, text, tags in _cells(path)
+            if kind == "code" and not {"parameters", "injected-parameters"} & set(tags)]
+    before = "\n".join(code).split("nb.setup()")[0]
+    assert "nb.setup()" in "\n".join(code)
+    names = {n.id for n in ast.walk(ast.parse(before)) if isinstance(n, ast.Name)}
+    assert not names & set(LIST_PARAMETERS), f"{sorted(names & set(LIST_PARAMETERS))} before setup"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_cells_are_calls_and_plots(path):
     for kind, text, tags in _cells(path):
         if kind != "code":

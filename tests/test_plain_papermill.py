@@ -15,20 +15,21 @@ from nnlib.report.outputs import split_stderr
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "04_scheduler_gamma.ipynb"  # a grid, single runs, MNIST loading
+OVERVIEW = ROOT / "notebooks" / "00_overview.ipynb"  # the data: loads and verifies MNIST
 PAPERMILL = Path(sys.executable).parent / "papermill"
 #: What the library, joblib and tqdm would leave in a notebook's outputs if they leaked.
 LEAKS = re.compile(r"^(mnist: |epoch \d+/\d+: |grid: run |resuming |\[Parallel\(|runs: )", re.M)
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def _papermill(out: Path, runs: Path, data: Path, *args) -> dict:
+def _papermill(out: Path, runs: Path, data: Path, *args, notebook: Path = NOTEBOOK) -> dict:
     # plain: none of the variables the report or a Jupyter front end would set (the test
     # session's MPLBACKEND=Agg would keep figures out of the outputs)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("NNLIB_", "JPY_", "VSCODE_", "MPLBACKEND"))}
     env.update(NNLIB_RUNS=str(runs), NNLIB_DATA=str(data))
-    proc = subprocess.run([str(PAPERMILL), str(NOTEBOOK), str(out), "-p", "QUICK", "True", *args,
-                           "--cwd", str(NOTEBOOK.parent)], env=env, capture_output=True,
+    proc = subprocess.run([str(PAPERMILL), str(notebook), str(out), "-p", "QUICK", "True", *args,
+                           "--cwd", str(notebook.parent)], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text())
@@ -64,6 +65,18 @@ def test_plain_papermill_output_holds_results_and_warnings_only(tmp_path, mnist_
 
 
 @pytest.mark.slow
+def test_the_data_notebook_takes_a_seed_list_as_text_too(tmp_path, mnist_cache):
+    nb = _papermill(tmp_path / "out.ipynb", tmp_path / "runs", mnist_cache.parent, "-p", "SEEDS",
+                    "[0]", notebook=OVERVIEW)
+    outputs = _outputs(nb)
+    text = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    assert not LEAKS.search(text), text
+    assert all(o["name"] == "stdout" for o in outputs if o["output_type"] == "stream"), text
+    tables = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "matches nnlib" in tables and "False" not in tables.split("matches nnlib")[1][:2000]
+
+
+@pytest.mark.slow
 def test_a_seed_list_that_is_not_one_names_the_parameter(tmp_path, mnist_cache):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNLIB_", "JPY_"))}
     env.update(NNLIB_RUNS=str(tmp_path / "runs"), NNLIB_DATA=str(mnist_cache.parent))
@@ -71,5 +84,6 @@ def test_a_seed_list_that_is_not_one_names_the_parameter(tmp_path, mnist_cache):
                            "QUICK", "True", "-p", "SEEDS", "zero", "--cwd", str(NOTEBOOK.parent)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
-    assert "parameter SEEDS: expected a non-empty list of seeds" in proc.stderr, proc.stderr[-2000:]
+    assert "parameter SEEDS: expected a non-empty list of distinct seeds" in proc.stderr, \
+        proc.stderr[-2000:]
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -562,23 +562,30 @@ def test_auto_progress_follows_nnlib_progress_env(monkeypatch, capsys, logged, e
         assert captured.err == "", captured.err
 
 
-@pytest.mark.parametrize("env, mode", [({}, "epoch"), ({"JPY_SESSION_NAME": "a.ipynb"}, "bar"),
-                                       ({"VSCODE_PID": "1"}, "bar")])
+@pytest.mark.parametrize("env, mode", [
+    ({}, "epoch"),                                          # papermill, nbclient
+    ({"JPY_SESSION_NAME": "a.ipynb"}, "bar"),               # JupyterLab's server started it
+    ({"VSCODE_PID": "1"}, "bar"),                           # a VS Code notebook
+    ({"VSCODE_PID": "1", "TERM_PROGRAM": "vscode"}, "epoch"),  # papermill in VS Code's terminal
+    ({"JPY_SESSION_NAME": "a.ipynb", "NNLIB_PROGRESS": "epoch"}, "epoch")])
 def test_auto_progress_in_a_kernel_draws_bars_only_for_a_front_end(monkeypatch, env, mode):
     """papermill's kernels have no front end: a tqdm widget would stay in the saved notebook."""
     import IPython
+    from ipykernel.zmqshell import ZMQInteractiveShell
 
-    from nnlib.lab.training import _progress_mode
+    from nnlib.lab.progress import kernel_front_end, progress_mode
 
-    class ZMQInteractiveShell:  # what get_ipython() returns inside a Jupyter kernel
+    class ColabShell(ZMQInteractiveShell):  # shells of other front ends subclass the kernel's
         pass
 
-    for name in [k for k in os.environ if k.startswith(("JPY_", "VSCODE_"))] + ["NNLIB_PROGRESS"]:
+    for name in [k for k in os.environ if k.startswith(("JPY_", "VSCODE_"))] + [
+            "NNLIB_PROGRESS", "TERM_PROGRAM"]:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(IPython, "get_ipython", lambda: ZMQInteractiveShell())
-    assert _progress_mode("auto") == mode
+    assert kernel_front_end() is None  # pytest: no kernel
+    monkeypatch.setattr(IPython, "get_ipython", lambda: ColabShell.__new__(ColabShell))
+    assert progress_mode("auto") == mode
 
 
 def test_progress_off_and_false_are_silent(capsys):

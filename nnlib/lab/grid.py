@@ -18,7 +18,7 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from .config import Config, ConfigError, load_config, with_overrides
 from .experiments import METRICS, _has_result, run, run_key
-from .training import _progress_mode
+from .progress import progress_mode
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,18 @@ def _describe(overrides: dict, seed) -> str:
 def _reported(rows, descriptions: list, progress):
     """``rows`` (an iterator of ``_cell`` rows, in submission order) passed on as they arrive,
     with a tqdm bar or one logged line each (``progress``: see :func:`grid`)."""
-    mode, n = _progress_mode(progress), len(descriptions)
+    mode, n = progress_mode(progress), len(descriptions)
     bar = None
     if mode == "bar":
         from tqdm.auto import tqdm
         bar = tqdm(total=n, desc="runs", unit="run")
+    failed = 0
     try:
         for i, (row, what) in enumerate(zip(rows, descriptions), 1):
+            failed += bool(row.get("error"))
             if bar is not None:
+                if failed:
+                    bar.set_postfix(failed=failed, refresh=False)
                 bar.update(1)
             elif mode == "epoch":
                 result = (f"failed: {row['error']}" if row.get("error") else
@@ -141,8 +145,10 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
     else:
         if n_jobs > 1:
             _data_warmup(data_dir)
+        # rows as they finish, for the progress; joblib's multiprocessing backend returns lists only
+        returns = "list" if backend == "multiprocessing" and n_jobs > 1 else "generator"
         rows = list(_reported(
-            Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(
+            Parallel(n_jobs=n_jobs, backend=backend, return_as=returns)(
                 delayed(_cell)(b, c, s, runs_dir, data_dir, threads) for b, c, s in ordered),
             [descriptions[i] for i in order], progress))
     return [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]

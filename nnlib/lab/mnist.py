@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import one_line
 from ..io import file_sha256, write_npz
 from ..paths import default_data_dir
+from .progress import progress_mode
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +187,10 @@ def _download(url: str, dest: Path) -> None:
 
 
 def _progress(total: int | None, desc: str):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a declared dependency
+    """A download's tqdm bar where bars are shown (``progress.progress_mode``), else None."""
+    if progress_mode("auto") != "bar":
         return None
+    from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
                 leave=False, file=sys.stderr)
 

@@ -11,8 +11,6 @@ import contextlib
 import json
 import logging
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, field, fields, make_dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from ..io import write_npz
 from ..nn.losses import CrossEntropyLoss
 from ..nn.schedules import ConstantLR
 from .data import batches
+from .progress import progress_mode
 
 log = logging.getLogger(__name__)
 
@@ -125,39 +124,6 @@ History.__doc__ = (
 
 # --- progress ---------------------------------------------------------------------------------
 
-def _progress_mode(progress) -> str:
-    """"bar" (tqdm), "epoch" (one logged line per epoch) or "off"."""
-    if progress in ("bar", "epoch", "off"):
-        return progress
-    if progress is True:
-        return "bar"
-    if progress is False:
-        return "off"
-    env = os.environ.get("NNLIB_PROGRESS", "").strip().lower()
-    if env in ("bar", "epoch", "off"):
-        return env
-    front_end = kernel_front_end()
-    if front_end is not None:  # a kernel: tqdm.auto draws a widget, which only a front end shows
-        return "bar" if front_end else "epoch"
-    return "bar" if sys.stderr.isatty() else "epoch"
-
-
-def kernel_front_end() -> bool | None:
-    """In a Jupyter kernel, whether a front end shows its outputs as they come (JupyterLab,
-    Notebook, VS Code) rather than a batch executor saving them (papermill, nbclient); None
-    outside a kernel. JupyterLab's server names the session of every kernel it starts
-    (``JPY_SESSION_NAME``), VS Code's kernels inherit its ``VSCODE_*`` variables; papermill sets
-    neither."""
-    try:
-        from IPython import get_ipython
-        shell = get_ipython()
-    except ImportError:
-        return None
-    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
-        return None
-    return "JPY_SESSION_NAME" in os.environ or any(k.startswith("VSCODE_") for k in os.environ)
-
-
 def _hook(callback, name: str):
     """A callback's hook, or a no-op for one it does not define (any object with some of the
     ``nnlib.lab.callbacks.Callback`` methods is a callback)."""
@@ -177,11 +143,11 @@ def _check_fit_args(train, valid, batch_size) -> None:
 
 class _Progress:
     """An epoch's progress: a tqdm bar and a logged line at its end ("bar"), the logged line
-    alone ("epoch") or nothing ("off"); see ``_progress_mode``. The line goes to this module's
-    logger (``nnlib.lab.training``, INFO): shown where a handler is attached (``nnlib.logs``)."""
+    alone ("epoch") or nothing ("off"); see ``progress.progress_mode``. The line goes to this
+    module's logger (``nnlib.lab.training``, INFO), shown where a handler is (``nnlib.logs``)."""
 
     def __init__(self, progress, n_batches: int, desc: str):
-        self.mode = _progress_mode(progress)
+        self.mode = progress_mode(progress)
         self.bar = None
         if self.mode == "bar":
             from tqdm.auto import tqdm

@@ -2,6 +2,7 @@
 against the report's published and replayed numbers, for the report index to collect."""
 from __future__ import annotations
 
+from ..lab.progress import kernel_front_end
 from ..logs import LOG_ENV, log_to
 from .compare import verdict, verdict_text
 
@@ -223,28 +224,31 @@ LIST_PARAMETERS = ("SEEDS", "GRID_SEEDS", "GAMMA_SEEDS")
 
 
 def seed_list(name: str, value) -> list[int]:
-    """``value`` of the seed-list parameter ``name`` as a list of ints: a list as it is, one int
-    as a list of it, a text such as ``"[0, 1]"`` or ``"0"`` read as JSON first; else a
-    ValueError naming the parameter."""
+    """``value`` of the seed-list parameter ``name`` as a list of distinct ints >= 0: a list, tuple
+    or range as it is, one int as a list of it, a text such as ``"[0, 1]"`` or ``"0"`` read as JSON
+    first; else a ValueError naming the parameter (a repeated seed would give a spread of 0)."""
     import contextlib
     import json
+    import numbers
 
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = json.loads(value)
-    value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(value, (list, tuple)) or not value or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
-        raise ValueError(f"parameter {name}: expected a non-empty list of seeds (ints >= 0) "
-                         f"such as [0, 1, 2], got {value!r} (papermill: -y '{name}: [0, 1]')")
-    return list(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = [value]
+    ok = isinstance(value, (list, tuple, range)) and len(value) > 0 and all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in value)
+    if not ok or len(set(value)) != len(value):
+        raise ValueError(f"parameter {name}: expected a non-empty list of distinct seeds (ints "
+                         f">= 0) such as [0, 1, 2], got {value!r} (papermill: -y '{name}: [0, 1]')")
+    return [int(s) for s in value]
 
 
 def setup() -> None:
     """Once per notebook (its set-up cell): pandas tables shown with :func:`format_table`, the
     report's plot style (``plots.use_style``), figures as :func:`figure_png`, joblib's
     worker-restart warning silenced; the library's log shown on the stream ``NNLIB_LOG`` names
-    (``stdout``/``stderr``; unset: stdout in a kernel a front end started, else not shown -
+    (``stdout``/``stderr``/``off``; unset: stdout in a kernel a front end shows, else off -
     ``nnlib.logs``), and the seed-list parameters
     (:data:`LIST_PARAMETERS`) in the notebook's namespace read by :func:`seed_list`."""
     import os
@@ -265,15 +269,13 @@ def setup() -> None:
     # grid's results are checked run by run (check_runs), so to a reader it is only noise
     warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
                             category=UserWarning)
-    from ..lab.training import kernel_front_end
-
     # JupyterLab shows the log (epoch lines under the bars, as Keras prints them); papermill's
     # saved notebook keeps it out unless NNLIB_LOG asks (the report's kernels: stderr)
     stream = os.environ.get(LOG_ENV, "").strip().lower() or ("stdout" if kernel_front_end()
-                                                              else "")
-    if stream:
-        if stream not in ("stdout", "stderr"):
-            raise ValueError(f"{LOG_ENV}={stream!r}: expected 'stdout' or 'stderr' (or unset)")
+                                                              else "off")
+    if stream not in ("stdout", "stderr", "off"):
+        raise ValueError(f"{LOG_ENV}={stream!r}: expected 'stdout', 'stderr' or 'off'")
+    if stream != "off":
         log_to(stream)
     shell = get_ipython()
     if shell is not None:
