@@ -190,7 +190,7 @@ def test_search_scheduler_without_dask(tmp_path, capsys, monkeypatch):
 
 
 def test_report_command(monkeypatch, capsys):
-    from nnlib import report
+    from nnlib.cli import report  # the command's module: it holds the build_report it calls
     calls = []
 
     def fake_build_report(**kwargs):

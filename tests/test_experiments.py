@@ -21,7 +21,8 @@ from nnlib.lab import grid as grid_module
 from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.config import ConfigError, with_overrides
 from nnlib.lab.data import DataSpec, load_splits
-from nnlib.lab.experiments import RunResult, grid, run, run_key, summarize
+from nnlib.lab.experiments import RunResult, run, run_key
+from nnlib.lab.grid import grid, runs, summarize
 from nnlib.lab.training import Trainer
 
 N_TRAIN, N_VALID, BATCH = 500, 200, 32
@@ -332,7 +333,7 @@ def test_grid_progress_logs_one_line_per_finished_run_in_order(tmp_path, caplog,
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="nnlib"):
         grid(tiny(), AXES, seeds=(0,), runs_dir=tmp_path, progress="off")
-        experiments.runs({"a": tiny()}, seeds=(0,), runs_dir=tmp_path, progress="epoch")
+        runs({"a": tiny()}, seeds=(0,), runs_dir=tmp_path, progress="epoch")
     assert [m.split(":")[1] for m in caplog.messages] == [" run 1/1 done (a, seed 0)"]
 
 
@@ -571,7 +572,7 @@ def test_run_without_the_log_variable_writes_no_log(tmp_path, monkeypatch):
 def test_runs_trains_several_whole_configs_like_run(tmp_path):
     configs = {"wide": tiny(), "narrow": tiny(**{"model.sizes": [784, 8, 10],
                                                   "optimizer.lr": 0.05})}
-    df = experiments.runs(configs, seeds=(0, 1), n_jobs=2, runs_dir=tmp_path, progress=False)
+    df = runs(configs, seeds=(0, 1), n_jobs=2, runs_dir=tmp_path, progress=False)
     assert list(df["label"]) == ["wide", "wide", "narrow", "narrow"]
     assert list(df["seed"]) == [0, 1, 0, 1]
     assert df["error"].map(lambda e: e is None).all(), df.get("traceback")
@@ -580,12 +581,12 @@ def test_runs_trains_several_whole_configs_like_run(tmp_path):
         assert str(alone.run_dir) == row.run_dir
         assert alone.test_accuracy == row.test_accuracy
     with pytest.raises(ValueError, match="at least one config"):
-        experiments.runs({}, runs_dir=tmp_path)
+        runs({}, runs_dir=tmp_path)
     # seeds per config: the finished runs come back from the cache, in the configs' order
-    again = experiments.runs(configs, seeds={"wide": [1], "narrow": [0, 1]}, runs_dir=tmp_path,
+    again = runs(configs, seeds={"wide": [1], "narrow": [0, 1]}, runs_dir=tmp_path,
                              progress=False)
     assert list(zip(again["label"], again["seed"])) == [("wide", 1), ("narrow", 0),
                                                         ("narrow", 1)]
     assert list(again["run_dir"]) == list(df["run_dir"][1:])
     with pytest.raises(ValueError, match="no seeds given for 'narrow'"):
-        experiments.runs(configs, seeds={"wide": [0]}, runs_dir=tmp_path)
+        runs(configs, seeds={"wide": [0]}, runs_dir=tmp_path)

@@ -328,7 +328,7 @@ def test_a_signal_during_training_says_what_is_saved_and_how_to_continue(tmp_pat
     m = re.fullmatch(rf"nnlib: error: interrupted in epoch (\d+); epoch (\d+) is saved; continue "
                      rf"with: nnlib train --resume {re.escape(str(out))}", line)
     assert m and int(m.group(1)) == int(m.group(2)) + 1 >= 2, line
-    from nnlib.cli_train import saved_epochs
+    from nnlib.cli.train import saved_epochs
     assert saved_epochs(out) == int(m.group(2))
 
 
@@ -373,7 +373,7 @@ def test_an_interrupted_report_records_the_notebook_and_the_next_build_reruns_on
 
 
 def test_ctrl_c_in_nnlib_report_says_how_to_continue(monkeypatch, capsys):
-    from nnlib import report
+    from nnlib.cli import report  # the command's module: it holds the build_report it calls
 
     def interrupted(**kwargs):
         raise KeyboardInterrupt

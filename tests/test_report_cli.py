@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nnlib import report
 from nnlib.cli import main
+from nnlib.cli import report as cli_report
 from nnlib.report import build, build_report
 from nnlib.report import parameters as report_parameters
 from nnlib.report.parameters import parse_value
@@ -76,7 +76,7 @@ def test_parameter_value_that_json_cannot_carry(capsys):
 
 def test_cli_passes_parameters(monkeypatch):
     calls = []
-    monkeypatch.setattr(report, "build_report", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(cli_report, "build_report", lambda **kw: calls.append(kw) or 0)
     assert main(["report", "-p", "SEEDS", "[0]", "-p", "JOBS", "1", "-p", "NAME", "x",
                  "-p", "JOBS", "3", "--quick"]) == 0
     assert calls[-1]["parameters"] == {"SEEDS": [0], "JOBS": 3, "NAME": "x"}  # last one wins

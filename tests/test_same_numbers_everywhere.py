@@ -13,7 +13,8 @@ import pytest
 
 from nnlib.lab import recipes
 from nnlib.lab.config import with_overrides
-from nnlib.lab.experiments import grid, run
+from nnlib.lab.experiments import run
+from nnlib.lab.grid import grid
 from nnlib.nn import parallel
 from nnlib.nn.models import load as load_model
 

@@ -1,4 +1,4 @@
-"""Experiments: one training run as a cached, resumable unit, and grid searches over them.
+"""Experiments: one training run as a cached, resumable unit (grids of runs: ``nnlib.lab.grid``).
 
 ``run(config, seed)`` trains (or returns the cached result of) one configuration. Its directory
 ``runs/<key>/`` is keyed by the normalised config (data spec included), the seed and a hash of the
@@ -95,31 +95,15 @@ class RunResult:
                    run_dir=run_dir)
 
 
-def _draw_curves(result: RunResult) -> None:
-    from ..report.plots import plot_history, save_figure
-    save_figure(plot_history(result.history, title=f"{result.config.model.type} seed "
-                                                   f"{result.seed}"),
-                result.run_dir / "curves.png")
-
-
-def _has_result(run_dir: Path) -> bool:
-    """A finished run's files are in ``run_dir``: its manifest, or a legacy run's metrics.json
-    (whether they verify is ``_finished``'s question)."""
-    return (run_dir / "metrics.json").exists() or (run_dir / runcache.MANIFEST).exists()
-
-
-def _finished(out_dir: Path, runs_root, save_curves: bool) -> RunResult | None:
+def _finished(out_dir: Path, runs_root) -> RunResult | None:
     """The finished run in ``out_dir`` if it verifies (``runcache.verify``); None when there is
     none - or when it was damaged: then it is moved aside (one warning line) and its checkpoint
     brought back if the manifest vouches for it, so the caller resumes (else retrains)."""
-    if not _has_result(out_dir):
+    if not runcache.has_result(out_dir):
         return None
     problem = runcache.verify(out_dir)
     if problem is None:
-        result = RunResult.from_dir(out_dir)
-        if save_curves and not (out_dir / "curves.png").exists():
-            _draw_curves(result)
-        return result
+        return RunResult.from_dir(out_dir)
     name, what = problem
     dest = runcache.quarantine(out_dir, runs_root or default_runs_dir())
     out_dir.mkdir(parents=True)
@@ -131,15 +115,15 @@ def _finished(out_dir: Path, runs_root, save_curves: bool) -> RunResult | None:
 
 
 def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = None,
-              data_dir=None, progress="auto", resume: bool = True, save_curves: bool = True,
+              data_dir=None, progress="auto", resume: bool = True,
               runs_root=None) -> RunResult:
     """Train ``config`` into ``out_dir`` and evaluate on the test set.
 
     Writes ``config.json`` (normalised), ``checkpoint/`` (state at every epoch end, best model),
-    then ``history.json``, ``model.npz``, ``curves.png``, ``metrics.json`` and, last,
-    ``manifest.json`` (sizes and hashes: ``runcache``). With ``resume`` an unfinished run in
-    ``out_dir`` continues from its last finished epoch; a finished one is returned as it is once
-    it verifies (a damaged one goes to ``<runs_root>/.damaged/`` and is resumed or retrained).
+    then ``history.json``, ``model.npz``, ``metrics.json`` and, last, ``manifest.json`` (sizes
+    and hashes: ``runcache``). With ``resume`` an unfinished run in ``out_dir`` continues from
+    its last finished epoch; a finished one is returned as it is once it verifies (a damaged one
+    goes to ``<runs_root>/.damaged/`` and is resumed or retrained).
     The caller holds the directory's writer lock (``runcache.writer_lock``).
     """
     config = load_config(config)
@@ -148,7 +132,7 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     config = with_overrides(config, {"train.seed": seed})
     runcache.remove_leftovers(out_dir)
     if resume:
-        done = _finished(out_dir, runs_root, save_curves)
+        done = _finished(out_dir, runs_root)
         if done is not None:
             return done
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,8 +148,6 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
                                   progress=progress, resume=resume)
     result = RunResult(config=config, seed=seed, history=history, metrics=metrics,
                        run_dir=out_dir)
-    if save_curves:
-        _draw_curves(result)
     write_json(out_dir / "metrics.json", metrics)
     runcache.write_manifest(out_dir)
     return result
@@ -189,11 +171,9 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         if force and run_dir.exists():
             import shutil
             shutil.rmtree(run_dir)
-        trained = not _has_result(run_dir)
-        # no curves.png in the cache: notebooks plot the histories themselves, and drawing one
-        # costs 1-2 s of matplotlib per run (5 % of a full report); `nnlib train` draws its own
+        trained = not runcache.has_result(run_dir)
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress,
-                           runs_root=runs_root, save_curves=False)
+                           runs_root=runs_root)
         if trained:
             _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
@@ -259,12 +239,3 @@ def ensemble(results, *, data_dir=None) -> dict:
     scores = Ensemble(r.model() for r in results).evaluate(x, y)
     return {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
             "members": len(results), "seeds": [r.seed for r in results]}
-
-
-def __getattr__(name: str):
-    """``grid``, ``runs`` and ``summarize`` live in ``nnlib.lab.grid`` (which builds on
-    ``run``); notebooks and users reach them here too (``ex.grid``)."""
-    if name in ("grid", "runs", "summarize"):
-        from . import grid
-        return getattr(grid, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,8 +17,9 @@ from ..errors import one_line
 from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from .config import Config, ConfigError, load_config, with_overrides
-from .experiments import METRICS, _has_result, run, run_key
+from .experiments import METRICS, run, run_key
 from .progress import progress_mode
+from .runcache import has_result
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
     todo, done = [], []
     for i, (base, cell, seed) in enumerate(jobs):
         cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
-        if _has_result(runs_root / run_key(cfg, seed)):
+        if has_result(runs_root / run_key(cfg, seed)):
             done.append(i)
         else:
             todo.append((-_cost(cfg), i))

@@ -85,6 +85,18 @@ def write_manifest(run_dir) -> dict:
     return manifest
 
 
+def has_result(run_dir) -> bool:
+    """A finished run's files are in ``run_dir``: its manifest, or a legacy run's metrics.json
+    (whether they verify is :func:`verify`'s question)."""
+    run_dir = Path(run_dir)
+    return (run_dir / "metrics.json").exists() or (run_dir / MANIFEST).exists()
+
+
+def is_finished(run_dir) -> bool:
+    """``run_dir`` holds a finished run whose files verify."""
+    return has_result(run_dir) and verify(run_dir) is None
+
+
 def _load_check(path: Path) -> None:
     """Read ``path`` the way its users will (JSON parsed, npz arrays read), or raise."""
     if path.suffix == ".json":

@@ -6,29 +6,32 @@ from __future__ import annotations
 import errno
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-from .cli import (
+import numpy as np
+
+from ..errors import one_line
+from ..io import write_json
+from ..lab.config import load_config, with_overrides
+from ..lab.experiments import RunResult, load_data, train_run
+from ..lab.runcache import MANIFEST, is_finished, writer_lock
+from ..lab.training import History
+from ..paths import default_runs_dir
+from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     Interrupted,
     Terminated,
     UsageError,
-    _curves_available,
-    _data_dir,
-    _metrics_line,
+    data_dir,
+    metrics_line,
 )
-from .errors import one_line
 
 
 def _train_config(args):
-    """(config, run_dir, already_finished) for ``nnlib train``; nothing is written here."""
-    from .lab.config import load_config, with_overrides
-    from .lab.experiments import default_runs_dir
-
+    """(config, run_dir) for ``nnlib train``; nothing is written here."""
     overrides = {}
     if args.epochs is not None:
         overrides["train.epochs"] = args.epochs
@@ -72,9 +75,6 @@ def _train_config(args):
 
 def saved_epochs(run_dir) -> int:
     """Epochs the run's ``checkpoint/state.npz`` holds (0 without a readable one)."""
-    import numpy as np
-
-    from .lab.training import History
     try:
         with np.load(Path(run_dir) / "checkpoint" / "state.npz", allow_pickle=False) as z:
             header = json.loads(str(z["__header__"]))
@@ -107,9 +107,6 @@ def _write_failed(exc: OSError, run_dir: Path) -> OSError:
 
 
 def cmd_train(args) -> int:
-    from .lab.experiments import default_runs_dir
-    from .lab.runcache import writer_lock
-
     config, run_dir = _train_config(args)
     # one writer per run directory: a second `nnlib train` into it stops here, naming the first
     with writer_lock(run_dir, default_runs_dir(), wait=False):
@@ -126,12 +123,8 @@ def cmd_train(args) -> int:
 
 
 def _train_locked(args, config, run_dir: Path) -> int:
-    from .io import write_json
-    from .lab.experiments import RunResult, load_data, train_run
-    from .lab.runcache import MANIFEST, verify
-
     # a damaged finished run is not "finished": train_run moves it aside and resumes it
-    finished = (run_dir / "metrics.json").is_file() and verify(run_dir) is None
+    finished = is_finished(run_dir)
     if finished:
         result = RunResult.from_dir(run_dir)
         if result.config.to_dict() != config.to_dict() and args.resume is None:
@@ -142,14 +135,14 @@ def _train_locked(args, config, run_dir: Path) -> int:
                   and not result.metrics.get("stopped_early", False))
         if not extend:
             print(f"{run_dir}: run already finished; nothing to do")
-            print(_metrics_line(result.metrics, run_dir))
+            print(metrics_line(result.metrics, run_dir))
             return EXIT_OK
         if not (run_dir / "checkpoint" / "state.npz").is_file():
             raise FileNotFoundError(f"{run_dir}: cannot extend the finished run, its "
                                     f"checkpoint/state.npz is missing")
 
     # Data before anything is written: a data problem must not leave a half-made run folder.
-    data = load_data(config, _data_dir(args))
+    data = load_data(config, data_dir(args))
 
     if args.resume is not None:
         saved = run_dir / "config.json"
@@ -162,13 +155,21 @@ def _train_locked(args, config, run_dir: Path) -> int:
         elif not (run_dir / "checkpoint" / "state.npz").is_file():
             print(f"{run_dir}: no checkpoint to resume from; training from the start")
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    save_curves = _curves_available()
-    if not save_curves:
-        print("nnlib: warning: nnlib.report.plots is not available; curves.png not written",
-              file=sys.stderr)
     result = train_run(config, run_dir, config.train.seed, data=data,
-                       progress="off" if args.no_progress else "auto",
-                       save_curves=save_curves, resume=True)
-    print(_metrics_line(result.metrics, run_dir))
+                       progress="off" if args.no_progress else "auto", resume=True)
+    _draw_curves(result)
+    print(metrics_line(result.metrics, run_dir))
     return EXIT_OK
+
+
+def _draw_curves(result: RunResult) -> None:
+    """``curves.png`` in the run directory (loss and accuracy per epoch), unless it is there.
+    Not one of the run's verified files (the manifest): a picture of ``history.json``."""
+    path = result.run_dir / "curves.png"
+    if path.exists():
+        return
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # matplotlib costs a second of start-up; only a command that draws pays it
+    from ..report.plots import plot_history, save_figure
+    save_figure(plot_history(result.history, title=f"{result.config.model.type} seed "
+                                                   f"{result.seed}"), path)
