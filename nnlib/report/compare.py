@@ -182,14 +182,16 @@ def seed_stats(df, by, value: str = "test_accuracy"):
     return out
 
 
-def _num(x, digits: int = 4) -> str:
+def number_text(x, digits: int = 4) -> str:
+    """A number as the report writes it, ``0.9806``; "–" for none (None or NaN): the one
+    formatter of the tables, headlines and verdict texts."""
     return "–" if x is None or _isnan(x) else f"{x:.{digits}f}"
 
 
 def _pm(mean: float, std: float) -> str:
-    if math.isnan(mean):
-        return "—"
-    return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+    if _isnan(mean):
+        return number_text(mean)
+    return number_text(mean) if _isnan(std) else f"{number_text(mean)} ± {number_text(std)}"
 
 
 def seed_text(stats: tuple) -> str:
@@ -220,10 +222,10 @@ def comparison_table(df, by: str, published: dict | None = None, replayed: dict 
             return "–" if math.isnan(m) else verdict(ref, m, s, n, family_std).text(who)
         rows.append({
             by: (labels or {}).get(label, label), "seeds": n,
-            "published": _num(pub_acc), "replayed": _num(rep_acc), "nnlib": _pm(m, s),
+            "published": number_text(pub_acc), "replayed": number_text(rep_acc), "nnlib": _pm(m, s),
             "vs published": judged(pub_acc, "published"),
             "vs replayed": judged(rep_acc, "replayed"),
-            "published loss": _num(pub_loss), "replayed loss": _num(rep_loss),
+            "published loss": number_text(pub_loss), "replayed loss": number_text(rep_loss),
             "nnlib loss": _pm(loss[label][0], loss[label][1]),
         })
     return pd.DataFrame(rows)
@@ -423,7 +425,7 @@ def size_sweep(df, by: str, published: dict, replayed: dict | None = None,
 
         def where(n, ref):
             return "–" if ref is None else "outside the sweep" if n is None else f"{n:,.0f}"
-        rows.append({by: label, "published": _num(pub), "replayed": _num(rep),
+        rows.append({by: label, "published": number_text(pub), "replayed": number_text(rep),
                      **{f"nnlib, {int(n):,} images": f"{m:.4f}" for n, m in curve.items()},
                      "published reached at (images)": where(reached[label], pub),
                      "replayed reached at (images)": where(rep_reached[label], rep)})
@@ -432,6 +434,6 @@ def size_sweep(df, by: str, published: dict, replayed: dict | None = None,
 
 __all__ = ["LABELS", "TEST_SIZE", "VERDICT_RULE", "Difference", "SizeSweep", "Verdict",
            "comparison_table", "describe", "difference", "difference_verdict", "family_std",
-           "headline_row", "noise_text", "paired_difference", "reference_values", "runs_difference",
-           "seed_sigma", "seed_stats", "seed_text", "size_for_accuracy", "size_sweep", "verdict",
-           "verdict_counts", "verdict_label", "verdict_text"]
+           "headline_row", "noise_text", "number_text", "paired_difference", "reference_values",
+           "runs_difference", "seed_sigma", "seed_stats", "seed_text", "size_for_accuracy",
+           "size_sweep", "verdict", "verdict_counts", "verdict_label", "verdict_text"]

@@ -7,8 +7,8 @@ import html
 import re
 from pathlib import Path
 
-from .compare import verdict_label, verdict_text
-from .notebook import acc_text, as_number
+from .compare import number_text, verdict_label, verdict_text
+from .notebook import as_number
 from .parameters import parameters_summary
 
 _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
@@ -176,7 +176,7 @@ def headline_table(index: dict) -> list[dict]:
             except ValueError:
                 continue
             out.append({"notebook": nb["name"], "result": str(r.get("name", "")),
-                        "published": acc_text(published), "replayed": acc_text(replayed),
+                        "published": number_text(published), "replayed": number_text(replayed),
                         "nnlib": ours_text(ours),
                         "vs published": verdict_text(r.get("vs_published"), "published"),
                         "vs replayed": verdict_text(r.get("vs_replayed"), "replayed"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..lab.progress import kernel_front_end
 from ..logs import LOG_ENV, log_to
-from .compare import verdict, verdict_text
+from .compare import number_text, verdict, verdict_text
 
 HEADLINE_MIME = "application/vnd.nnlib.headline+json"
 
@@ -16,10 +16,6 @@ def as_number(x):
         return float(x)
     except (TypeError, ValueError):
         raise ValueError(f"headline value {x!r} is not a number") from None
-
-
-def acc_text(x) -> str:
-    return "–" if x is None else f"{x:.4f}"
 
 
 def _verdicts(r: dict) -> dict:
@@ -70,10 +66,10 @@ def headline(rows) -> list[dict]:
     lines = [(f"{'name':<{width}}  {'nnlib':>18}  {'published':>9}  {'replayed':>8}  "
               f"{'vs published':<28}  vs replayed")]
     for r in clean:
-        ours = acc_text(r["ours"]) + ("" if r["ours_std"] is None else f" ± {r['ours_std']:.4f}")
+        ours = number_text(r["ours"]) + ("" if r["ours_std"] is None else f" ± {r['ours_std']:.4f}")
         vs_pub = verdict_text(r["vs_published"], "published")
-        lines.append(f"{r['name']:<{width}}  {ours:>18}  {acc_text(r['published']):>9}  "
-                     f"{acc_text(r['replayed']):>8}  {vs_pub:<28}  "
+        lines.append(f"{r['name']:<{width}}  {ours:>18}  {number_text(r['published']):>9}  "
+                     f"{number_text(r['replayed']):>8}  {vs_pub:<28}  "
                      f"{verdict_text(r['vs_replayed'], 'replayed')}")
     from IPython.display import display
     display({HEADLINE_MIME: clean, "text/plain": "\n".join(lines)}, raw=True)
