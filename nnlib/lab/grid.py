@@ -18,6 +18,7 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from .config import Config, ConfigError, load_config, with_overrides
 from .experiments import METRICS, run, run_key
+from .mnist import load_mnist
 from .progress import progress_mode
 from .runcache import has_result
 
@@ -215,7 +216,6 @@ def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
 
 def _data_warmup(data_dir: str) -> None:
     """Fetch/verify MNIST once in the parent so workers don't race to build the cache."""
-    from .mnist import load_mnist
     load_mnist(data_dir)
 
 

@@ -14,12 +14,6 @@ def _seed_config(name: str) -> Config:
     return load_config(project_root() / "configs" / "seed" / name)
 
 
-def _report(cfg: dict) -> Config:
-    """A config in the report's own schema (its initialisation N(0,1)·0.1, its exact split, its
-    runner's iteration count)."""
-    return load_config(cfg)
-
-
 #: The report's search subset (hyperparam_search.py): 10,000 training images (positions
 #: 10,000-19,999 of its split) and 2,000 validation images (the first 2,000).
 SEARCH_SUBSET = {"data.n_train": 10_000, "data.n_valid": 2_000}
@@ -31,7 +25,9 @@ def grid_base(lr: float = 0.1, hidden: int = 1000, wd: float = 1e-3, gamma: floa
     hidden, 10] with ``act``, weight decay ``wd`` on both layers, ``optimizer`` at ``lr``,
     StepLR(5, gamma), batch 32, 20 epochs, trained on the 0.1x subset of the report's split
     (:data:`SEARCH_SUBSET`), tested on the 10,000 test images."""
-    cfg = _report({
+    # the report's own schema (its initialisation N(0,1)·0.1, its exact split, its runner's
+    # iteration count), read by load_config like any config
+    cfg = load_config({
         "model": {"size_list": [784, hidden, 10], "act_func": act,
                   "weight_decay_list": [wd, wd]},
         "optimizer": {"type": optimizer, "init_lr": lr},

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..io import atomic_path
 from .env import ReportError
 
 #: Executable names tried in order (Debian's package is ``chromium``).
@@ -41,8 +42,6 @@ def print_to_pdf(html_path, pdf_path, timeout: float = 180) -> Path:
     """Print ``html_path`` to ``pdf_path`` with headless Chromium (its print-media CSS applies);
     written to a temporary name and renamed. Raises ReportError (one line) without a browser or
     when printing fails."""
-    from ..io import atomic_path
-
     exe = require_chromium()
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
     if not html_path.is_file():

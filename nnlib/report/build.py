@@ -37,9 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..io import write_json, write_text
+from ..lab.mnist import load_mnist
 from ..logs import LOG_ENV
-from ..paths import RUN_LOG_ENV
+from ..paths import RUN_LOG_ENV, default_data_dir, default_runs_dir, project_root
 from ..paths import published_reports_dir as published_dir
+from .browser import require_chromium
 from .env import ReportError, environment, git_commit, git_dirty, kernel_check, now
 from .execute import NOTEBOOK_RE, RUN_LOG, Build, executed_here, keep_other_runs, read_record
 from .execute import execute as _execute
@@ -179,8 +181,6 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     ``against``: the ``index.json`` whose headlines this build is compared with (default: the
     one it replaces); the comparison goes to ``reproduction.md`` / ``.json`` and one log line.
     """
-    from ..paths import default_data_dir, default_runs_dir, project_root
-
     root = project_root()
     nb_dir = Path(notebooks_dir or root / "notebooks").resolve()
     mode = "quick" if quick else "full"
@@ -200,7 +200,6 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     params = {path: {"QUICK": bool(quick), **given, **(quick_seeds(path, given) if quick else {})}
               for path, given in notebook_parameters(selected, passed).items()}
     if pdf is True:  # before a long build, not after it
-        from .browser import require_chromium
         require_chromium()
     kernel_check()
     runs_root = default_runs_dir().resolve()
@@ -226,7 +225,6 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         todo = _longest_first(todo, {**reference, **previous})
 
     if todo and fetch_data:
-        from ..lab.mnist import load_mnist
         load_mnist(default_data_dir())  # its log: the CLI's handler (nnlib.logs)
 
     t0 = time.monotonic()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ..codehash import PACKAGE_DIR
 from ..io import file_sha256
+from ..paths import project_root, published_reports_dir
+from .build import list_notebooks
 from .env import ReportError
 from .outputs import headline_rows
 from .parameters import parameters_summary
@@ -136,9 +138,6 @@ def check_report(out=None, *, notebooks_dir=None, root=None, package_dir=PACKAGE
     against ``notebooks_dir`` and the nnlib source in ``package_dir``; ``readme`` (default
     ``<root>/README.md``; False: not checked); ``pdf``: whether a report without ``report.pdf``
     is stale (a stale one always is)."""
-    from ..paths import project_root, published_reports_dir
-    from .build import list_notebooks
-
     root = Path(root) if root is not None else project_root()
     out = Path(out) if out is not None else published_reports_dir()
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"

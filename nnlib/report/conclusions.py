@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..lab.data import REPORT_SPLIT_SEED
 from . import compare, reference
 
 __all__ = ["activations", "augmentation", "beyond", "bullets", "cnn", "counted", "gain_share",
@@ -352,7 +353,6 @@ def overview(checks, shares, x_train, x_test, split: tuple) -> str:
     training positions, largest class-share deviation per split)`` of the report's split."""
     import numpy as np
 
-    from ..lab.data import REPORT_SPLIT_SEED
     same_valid, same_train, dev = split
     verified = bool(checks["matches nnlib's digest"].all())
     tr, te = shares["train"], shares["test"]

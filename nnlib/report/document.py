@@ -18,8 +18,10 @@ from .html import (
     CONTENT_BEGIN,
     CONTENT_END,
     asset,
+    banner,
     headline_legend,
     headline_table_html,
+    render_page,
     strip_cdn,
 )
 from .parameters import parameters_summary
@@ -96,7 +98,6 @@ def _head_styles() -> str:
     """The notebook CSS of nbconvert's lab template plus ours, once for the whole document."""
     import nbformat
 
-    from .html import render_page
     rec = {"mode": "full", "status": "ok", "parameters": {}, "name": "-", "title": "-",
            "commit": "-", "date": "-"}
     page = render_page(nbformat.v4.new_notebook(), rec)
@@ -218,7 +219,6 @@ verdict rule, not identical.</p>
 
 def _section(rec: dict, out: Path) -> tuple[str, list]:
     """One notebook's section and its TOC entries ``(level, id, text)``."""
-    from .html import banner
     sid = f"nb-{rec['number']}"
     content = _page_content(out / rec["page"]) if rec.get("page") else None
     failed = rec["status"] != "ok"

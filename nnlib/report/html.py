@@ -7,9 +7,11 @@ import html
 import re
 from pathlib import Path
 
-from .compare import number_text, verdict_label, verdict_text
+from .compare import VERDICT_RULE, number_text, verdict_label, verdict_text
 from .notebook import as_number
+from .outputs import PARAMS_TAG
 from .parameters import parameters_summary
+from .reference import REPLAY_PROVENANCE
 
 _PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {# nnlib: the lab template without anything loaded from a CDN; code hidden until asked for;
@@ -118,8 +120,6 @@ def render_page(nb, rec: dict, prev=None, nxt=None) -> str:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
-
-    from .outputs import PARAMS_TAG
 
     exporter = HTMLExporter(template_name="lab", template_file="nnlib_page.html.j2",
                             extra_loaders=[DictLoader({"nnlib_page.html.j2": _PAGE_TEMPLATE})])
@@ -259,8 +259,6 @@ def headline_table_html(index: dict, klass: str = "heads") -> str:
 
 
 def headline_legend() -> str:
-    from .compare import VERDICT_RULE
-    from .reference import REPLAY_PROVENANCE
     return ("Test accuracy. <em>published</em>: the lab report's number; <em>replayed</em>: "
             f"{html.escape(REPLAY_PROVENANCE)}; <em>nnlib</em>: ours, mean ± std over seeds. "
             f"{html.escape(VERDICT_RULE.replace('*', ''))}")

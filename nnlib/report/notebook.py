@@ -2,9 +2,13 @@
 against the report's published and replayed numbers, for the report index to collect."""
 from __future__ import annotations
 
+from ..lab.experiments import RunResult
 from ..lab.progress import kernel_front_end
+from ..lab.recipes import quick as shrink
 from ..logs import LOG_ENV, log_to
 from .compare import number_text, verdict, verdict_text
+from .plots import use_style
+from .provenance import machine
 
 HEADLINE_MIME = "application/vnd.nnlib.headline+json"
 
@@ -82,7 +86,6 @@ def machine_text(facts: dict | None = None) -> str:
     """This machine in a few words, for text that quotes times: "2 cores (AMD EPYC), OpenBLAS
     0.3.31 (Haswell)". ``facts``: ``provenance.machine()`` (the default) or a recorded copy."""
     if facts is None:
-        from .provenance import machine
         facts = machine()
     cores = facts.get("cores")
     text = f"{cores} core{'s' if cores != 1 else ''}" if cores else "unknown cores"
@@ -99,7 +102,6 @@ def machine_text(facts: dict | None = None) -> str:
 
 def maybe_quick(cfg, quick: bool, **quick_kw):
     """``cfg``, or its smoke-run version (``recipes.quick``) when ``quick``."""
-    from ..lab.recipes import quick as shrink
     return shrink(cfg, **quick_kw) if quick else cfg
 
 
@@ -114,7 +116,6 @@ def check_runs(df):
 
 def histories(df) -> list:
     """The ``History`` of each run of a grid's DataFrame (from its ``run_dir``), in row order."""
-    from ..lab.experiments import RunResult
     return [RunResult.from_dir(d).history for d in df["run_dir"]]
 
 
@@ -254,8 +255,6 @@ def setup() -> None:
     import pandas as pd
     from IPython import get_ipython
     from matplotlib.figure import Figure
-
-    from .plots import use_style
 
     use_style()
     # load the backend now, not at the first figure: the inline backend registers its PNG

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ..io import atomic_path
+
 
 def _plt():
     import matplotlib.pyplot as plt
@@ -14,7 +16,6 @@ def _plt():
 
 def save_figure(fig, path, dpi: int = 100) -> None:
     """Save ``fig`` atomically as PNG and close it."""
-    from ..io import atomic_path
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     _plt().close(fig)

@@ -15,8 +15,10 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..errors import one_line
 from ..io import file_sha256, write_json, write_text
 from ..paths import project_root, published_reports_dir
+from .browser import find_chromium, print_to_pdf, require_chromium
 from .document import conclusions, render_document
 from .env import ReportError
 from .html import DOCUMENT, error_page, render_index, render_page, results_markdown
@@ -80,7 +82,6 @@ def _page(out: Path, rec: dict, prev, nxt, log) -> str:
         rec.update(log=f"executed/{rec['name']}.log", conclusions=conclusions(nb))
         return render_page(shown, rec, prev, nxt)
     except Exception as exc:  # a broken notebook still gets a page saying so
-        from ..errors import one_line
         rec.update(status="error", error=one_line(f"HTML export failed: {type(exc).__name__}: "
                                                   f"{exc}"))
         log(f"[report] {rec['name']}: {rec['error']}")
@@ -95,8 +96,6 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
     alone, ``"auto"`` prints it when a Chromium/Chrome is installed and otherwise says so; a
     ``report.pdf`` that was not printed again is recorded as older than ``report.html``.
     """
-    from .browser import find_chromium, print_to_pdf
-
     out = Path(out).resolve()
     index = read_index(out)
     rows = index["notebooks"]
@@ -107,7 +106,6 @@ def render_report(out, *, pdf="auto", log=print) -> dict:
                          nb_dir)
     browser = find_chromium() if pdf else None
     if pdf is True and browser is None:
-        from .browser import require_chromium
         require_chromium()  # raises, naming what to install
     written = []
     for rec, (prev, nxt) in zip(rows, _neighbours(rows)):
