@@ -190,6 +190,7 @@ def main(argv=None) -> int:
         if debug:
             traceback.print_exc()
         message = one_line(exc, limit=None)
+        # the error types a user's mistake raises, imported only once something failed
         from ..lab.config import ConfigError
         from ..lab.mnist import DataError
         from ..lab.runcache import RunBusy
