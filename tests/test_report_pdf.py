@@ -4,6 +4,7 @@ import pytest
 
 from nnlib import report
 from nnlib.cli import main
+from nnlib.cli import report as cli_report  # the command's module: what it calls
 from nnlib.report.browser import CHROMIUM_ENV, INSTALL_HINT, print_to_pdf
 
 SECTIONS = ["Activations", "Optimizers", "Grid search", "Scheduler gamma"]
@@ -38,8 +39,8 @@ def test_print_to_pdf_one_page_per_section(chromium, tmp_path):
 def test_report_pdf_asks_the_build_for_it(tmp_path, monkeypatch):
     """--pdf: the build must print report.pdf (render_report's pdf=True), not merely may."""
     calls = []
-    monkeypatch.setattr(report, "build_report", lambda **kw: calls.append(kw) or 0)
-    monkeypatch.setattr("nnlib.report.browser.require_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(cli_report, "build_report", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(cli_report, "require_chromium", lambda: "/usr/bin/chromium")
     assert main(["report", "--pdf", "--only", "03", "--out", str(tmp_path)]) == 0
     assert calls[0]["only"] == ["03"] and calls[0]["pdf"] is True
     assert main(["report", "--only", "03", "--out", str(tmp_path)]) == 0
@@ -52,7 +53,7 @@ def test_report_pdf_without_a_browser(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NNLIB_HOME", str(tmp_path))
     monkeypatch.delenv("NNLIB_DEBUG", raising=False)
     calls = []
-    monkeypatch.setattr(report, "build_report", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(cli_report, "build_report", lambda **kw: calls.append(kw) or 0)
     assert main(["report", "--pdf", "--only", "01"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"nnlib: error: --pdf needs Chromium or Chrome and none was found: "
