@@ -22,15 +22,20 @@ LEAKS = re.compile(r"^(mnist: |epoch \d+/\d+: |grid: run |resuming |\[Parallel\(
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def _papermill(out: Path, runs: Path, data: Path, *args, notebook: Path = NOTEBOOK) -> dict:
-    # plain: none of the variables the report or a Jupyter front end would set (the test
-    # session's MPLBACKEND=Agg would keep figures out of the outputs)
+def _run_papermill(out: Path, runs: Path, data: Path, *args, notebook: Path = NOTEBOOK):
+    """``papermill NOTEBOOK OUT -p QUICK True ARGS`` with none of the variables the report or a
+    Jupyter front end would set (nor the test session's MPLBACKEND=Agg, which would keep
+    figures out of the outputs)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("NNLIB_", "JPY_", "VSCODE_", "MPLBACKEND"))}
     env.update(NNLIB_RUNS=str(runs), NNLIB_DATA=str(data))
-    proc = subprocess.run([str(PAPERMILL), str(notebook), str(out), "-p", "QUICK", "True", *args,
+    return subprocess.run([str(PAPERMILL), str(notebook), str(out), "-p", "QUICK", "True", *args,
                            "--cwd", str(notebook.parent)], env=env, capture_output=True,
                           text=True, timeout=600)
+
+
+def _papermill(out: Path, runs: Path, data: Path, *args, notebook: Path = NOTEBOOK) -> dict:
+    proc = _run_papermill(out, runs, data, *args, notebook=notebook)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text())
 
@@ -78,11 +83,8 @@ def test_the_data_notebook_takes_a_seed_list_as_text_too(tmp_path, mnist_cache):
 
 @pytest.mark.slow
 def test_a_seed_list_that_is_not_one_names_the_parameter(tmp_path, mnist_cache):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNLIB_", "JPY_"))}
-    env.update(NNLIB_RUNS=str(tmp_path / "runs"), NNLIB_DATA=str(mnist_cache.parent))
-    proc = subprocess.run([str(PAPERMILL), str(NOTEBOOK), str(tmp_path / "out.ipynb"), "-p",
-                           "QUICK", "True", "-p", "SEEDS", "zero", "--cwd", str(NOTEBOOK.parent)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = _run_papermill(tmp_path / "out.ipynb", tmp_path / "runs", mnist_cache.parent,
+                          "-p", "SEEDS", "zero")
     assert proc.returncode != 0
     assert "parameter SEEDS: expected a non-empty list of distinct seeds" in proc.stderr, \
         proc.stderr[-2000:]
