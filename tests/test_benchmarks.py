@@ -102,3 +102,38 @@ def test_report_time_without_a_report_says_so(tmp_path):
     proc = subprocess.run([sys.executable, str(BENCH / "report_time.py"), str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "no " in proc.stderr and "index.json" in proc.stderr
+
+
+def test_cluster_time_schedules_the_trained_runs_longest_first(tmp_path):
+    """Trained runs of 5, 4, 3, 3 and 3 CPU seconds (a cached run and a cut line are skipped)
+    on 2 workers, longest first, each to the worker free first: 5 | 4, then 3 after the 4 (7),
+    3 after the 5 (8), 3 after the 7 (10): 10 s, above the bound 18 / 2 = 9 s."""
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    lines = [json.dumps({"trained": True, "cpu_s": s}) for s in (3, 5, 3, 4, 3)]
+    lines += [json.dumps({"trained": False, "cpu_s": 0.1}), '{"trained": tr']
+    (executed / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "index.json").write_text(json.dumps({"duration_s": 12.34}))
+    out = _run("cluster_time.py", str(executed / "runs.jsonl"), "--workers", "1", "2", "8")
+    assert (out["runs"], out["cpu_s"], out["longest_run_s"]) == (5, 18.0, 5.0)
+    assert out["measured_wall_s"] == 12.3
+    assert out["workers"]["1"] == {"makespan_s": 18.0, "lower_bound_s": 18.0, "speedup": 1.0}
+    assert out["workers"]["2"] == {"makespan_s": 10.0, "lower_bound_s": 9.0, "speedup": 1.8}
+    assert out["workers"]["8"] == {"makespan_s": 5.0, "lower_bound_s": 5.0, "speedup": 3.6}
+
+
+def test_cluster_time_on_the_quick_report_and_on_a_build_that_trained_nothing(quick_report,
+                                                                               tmp_path):
+    rc, out = quick_report
+    assert rc == 0
+    sim = _run("cluster_time.py", str(out / "executed" / "runs.jsonl"))
+    spans = [sim["workers"][w]["makespan_s"] for w in ("1", "2", "4", "16", "64")]
+    assert spans == sorted(spans, reverse=True) and spans[0] == pytest.approx(sim["cpu_s"], abs=0.2)
+    assert all(sim["workers"][w]["lower_bound_s"] <= sim["workers"][w]["makespan_s"] + 0.1
+               for w in sim["workers"])
+    assert sim["measured_wall_s"] > 0
+    warm = tmp_path / "runs.jsonl"
+    warm.write_text(json.dumps({"trained": False, "cpu_s": 0.1}) + "\n")
+    proc = subprocess.run([sys.executable, str(BENCH / "cluster_time.py"), str(warm)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "no trained run" in proc.stderr
