@@ -25,7 +25,7 @@ from .html import (
     strip_cdn,
 )
 from .parameters import parameters_summary
-from .provenance import runs_behind, runs_of
+from .provenance import machine_text, runs_behind, runs_of
 from .readme import build_time_text
 
 __all__ = ["conclusions", "render_document"]
@@ -105,18 +105,6 @@ def _head_styles() -> str:
     return "\n".join(_STYLE.findall(head))
 
 
-def machine_text(m: dict | None) -> str:
-    """One line for a recorded machine: cores, CPU, OS, Python, NumPy and BLAS."""
-    if not m:
-        return "not recorded"
-    blas = ", ".join(
-        f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
-        + (f" ({b['architecture']})" if b.get("architecture") else "")
-        for b in m.get("blas") or []) or "BLAS unknown"
-    return (f"{m.get('cores')} cores, {m.get('cpu')} ({m.get('arch')}), {m.get('os')}; "
-            f"Python {m.get('python')}, NumPy {m.get('numpy')}, {blas}")
-
-
 def _cpu_text(seconds: float) -> str:
     return (f"{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else
             f"{seconds / 60:.0f} CPU-minutes")
@@ -133,7 +121,8 @@ def _title_block(index: dict) -> str:
     mode = ("quick &mdash; a smoke run with reduced budgets: the numbers are <strong>not</strong>"
             " the report's results" if index["mode"] == "quick" else "full")
     params = parameters_summary(index.get("parameters", {}))
-    machines = {machine_text((r.get("provenance") or {}).get("machine")) for r in rows}
+    machines = {machine_text((r.get("provenance") or {}).get("machine"), detail=True)
+                for r in rows}
     t = runs_behind(rows)
     cpu = "" if t["run_cpu_s"] is None else f"; training them took {_cpu_text(t['run_cpu_s'])}"
     facts = [("Built", f"{html.escape(index['generated'])} at commit "

@@ -9,6 +9,7 @@ from ..logs import LOG_ENV, log_to
 from .compare import number_text, verdict, verdict_text
 from .plots import use_style
 from .provenance import machine
+from .provenance import machine_text as provenance_machine_text
 
 HEADLINE_MIME = "application/vnd.nnlib.headline+json"
 
@@ -85,19 +86,7 @@ def headline(rows) -> list[dict]:
 def machine_text(facts: dict | None = None) -> str:
     """This machine in a few words, for text that quotes times: "2 cores (AMD EPYC), OpenBLAS
     0.3.31 (Haswell)". ``facts``: ``provenance.machine()`` (the default) or a recorded copy."""
-    if facts is None:
-        facts = machine()
-    cores = facts.get("cores")
-    text = f"{cores} core{'s' if cores != 1 else ''}" if cores else "unknown cores"
-    if facts.get("cpu"):
-        text += f" ({facts['cpu']})"
-    for lib in facts.get("blas") or []:
-        name = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}.get(
-            str(lib.get("internal_api")), str(lib.get("internal_api")))
-        version = ".".join(str(lib.get("version", "")).split(".")[:3])
-        arch = f" ({lib['architecture']})" if lib.get("architecture") else ""
-        text += f", {name} {version}{arch}"
-    return text
+    return provenance_machine_text(machine() if facts is None else facts)
 
 
 def maybe_quick(cfg, quick: bool, **quick_kw):

@@ -133,6 +133,36 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_text(facts: dict | None, detail: bool = False) -> str:
+    """A recorded machine (:func:`machine`'s facts) in words: "2 cores (AMD EPYC), OpenBLAS
+    0.3.31 (Haswell)" for text that quotes times; with ``detail`` also the architecture, the OS,
+    Python and NumPy (the report's appendix). "not recorded" without facts."""
+    if not facts:
+        return "not recorded"
+    cores = facts.get("cores")
+    text = f"{cores} core{'s' if cores != 1 else ''}" if cores else "unknown cores"
+    cpu = [str(facts[k]) for k in ("cpu", "arch") if facts.get(k) and (detail or k == "cpu")]
+    if cpu:
+        text += f" ({', '.join(cpu)})"
+    if detail:
+        if facts.get("os"):
+            text += f", {facts['os']}"
+        versions = [f"{name} {facts[key]}"
+                    for key, name in (("python", "Python"), ("numpy", "NumPy")) if facts.get(key)]
+        if versions:
+            text += "; " + ", ".join(versions)
+    blas = []
+    for lib in facts.get("blas") or []:
+        name = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}.get(
+            str(lib.get("internal_api")), str(lib.get("internal_api")))
+        version = ".".join(str(lib.get("version", "")).split(".")[:3])
+        arch = f" ({lib['architecture']})" if lib.get("architecture") else ""
+        blas.append(f"{name} {version}{arch}")
+    if detail and not blas:
+        blas = ["BLAS unknown"]
+    return ", ".join([text, *blas])
+
+
 def machine() -> dict:
     """This machine as a report records it: cores, CPU, OS, Python, NumPy and the BLAS."""
     import numpy
