@@ -3,14 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """logits: (N, C) → probabilities (N, C), rows summing to 1 (shifted by the row max, so
-    large logits never overflow)."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
+from .losses import softmax  # still importable from here, its former home
 
 
 class Ensemble:

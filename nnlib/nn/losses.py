@@ -1,4 +1,4 @@
-"""Softmax cross-entropy, fused and numerically stable."""
+"""Softmax cross-entropy, fused and numerically stable; and the softmax itself."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,26 @@ import numpy as np
 #: Smallest softmax probability used in the gradient (its effect, <= 1e-30 per logit, is far below
 #: float32 resolution; see ``CrossEntropyLoss.forward``).
 PROB_FLOOR = 1e-30
+
+
+def _shifted_exp(logits: np.ndarray):
+    """logits (N, C) → ``(shifted, exp, sums)``: ``shifted`` = logits − row max (N, C),
+    ``exp`` = e**shifted (N, C), ``sums`` (N, 1) its row sums; all in the logits' dtype.
+
+    The one place softmax is computed (``softmax``, ``CrossEntropyLoss``): subtracting the row max
+    keeps exp from overflowing for logits of any magnitude. ``exp`` is a new array the caller may
+    overwrite (both divide it by ``sums`` in place)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return shifted, exp, exp.sum(axis=1, keepdims=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """logits (N, C) → probabilities (N, C) in the logits' dtype, rows summing to 1 (stable for
+    large logits: the row max is subtracted first)."""
+    _, exp, sums = _shifted_exp(logits)
+    exp /= sums
+    return exp
 
 
 class CrossEntropyLoss:
@@ -34,9 +54,7 @@ class CrossEntropyLoss:
         if n and (labels.min() < 0 or labels.max() >= c):
             bad = labels[(labels < 0) | (labels >= c)]
             raise ValueError(f"labels must be in [0, {c}), got {bad[:5].tolist()}")
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1, keepdims=True)
+        shifted, exp, sums = _shifted_exp(logits)
         rows = np.arange(n)
         loss = np.mean(np.log(sums[:, 0]) - shifted[rows, labels])
         exp /= sums
