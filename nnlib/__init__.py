@@ -4,8 +4,7 @@ The network math lives in ``nnlib.nn`` and its public names are re-exported here
 (``nnlib.Linear``, ``nnlib.mlp``, ``nnlib.save``, ...); the experiment machinery is ``nnlib.lab``,
 the report ``nnlib.report``.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .nn.ensemble import Ensemble
 from .nn.layers import (
     BatchNorm,

@@ -3,11 +3,11 @@
 :func:`closure` follows nnlib's own imports from some root modules, read from the source with
 :mod:`ast` (nothing is imported): ``import nnlib.x``, ``from nnlib.x import y`` and relative
 ``from ..x import y``, at module level and inside functions alike (a function-level import runs
-when the function does). A package's ``__init__.py`` counts where it is imported from
-(``from ..nn import parallel``, ``from .. import __version__``), not merely because a module
-below it is imported: nnlib's package files name things, they compute nothing (and
-``nnlib/report/__init__.py`` imports the whole report builder). :func:`source_hash` is SHA-256
-over the files reached (their paths and bytes).
+when the function does). A package's ``__init__.py`` counts where a name is imported from it
+(``from ..config import load_config``), not merely because a module below it is imported
+(``from ..nn import parallel`` reaches ``nnlib/nn/parallel.py`` only): nnlib's package files name
+things, they compute nothing (and ``nnlib/report/__init__.py`` imports the whole report
+builder). :func:`source_hash` is SHA-256 over the files reached (their paths and bytes).
 
 The run cache keys runs by ``source_hash(["nnlib.lab.train"])`` (``experiments.run_key``): what
 training one run executes, whatever the file is called - and nothing else, so editing a message of
@@ -58,10 +58,11 @@ def _imported(tree: ast.AST, name: str, is_package: bool, package_dir: Path) -> 
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
-            found.add(source)
-            # `from pkg import sub` imports the module pkg.sub when there is one
-            found.update(f"{source}.{alias.name}" for alias in node.names
-                         if _module_file(f"{source}.{alias.name}", package_dir))
+            # `from pkg import sub` imports the module pkg.sub when there is one; `source`
+            # itself counts when a name is taken from it (a name its __init__ defines)
+            for alias in node.names:
+                sub = f"{source}.{alias.name}"
+                found.add(sub if _module_file(sub, package_dir) else source)
     return {m for m in found if m.split(".")[0] == PACKAGE}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from nnlib.nn.layers import Layer, _check_positive, _pair, conv_size
+from nnlib.nn.layers import Layer, as_pair, check_positive, conv_size
 
 
 class PreviousConv2D(Layer):
@@ -20,11 +20,11 @@ class PreviousConv2D(Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dtype=np.float32):
         super().__init__()
-        self.in_channels = _check_positive(in_channels, "in_channels")
-        self.out_channels = _check_positive(out_channels, "out_channels")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
+        self.in_channels = check_positive(in_channels, "in_channels")
+        self.out_channels = check_positive(out_channels, "out_channels")
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        self.padding = as_pair(padding, "padding")
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(
                 f"Conv2D needs kernel_size >= 1, stride >= 1, padding >= 0; got "
@@ -133,8 +133,8 @@ class PreviousMaxPool2D(Layer):
 
     def __init__(self, kernel_size=2, stride=None):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ValueError(f"MaxPool2D needs kernel_size and stride >= 1, got "
                              f"{self.kernel_size}, {self.stride}")

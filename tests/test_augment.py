@@ -515,9 +515,9 @@ def test_smoothed_field_is_smooth_and_the_raw_one_is_not():
 
 
 def test_kernel_keeps_a_constant_inside_and_fades_at_the_borders():
-    from nnlib.lab.augment import _gaussian_matrix
+    from nnlib.lab.augment import gaussian_matrix
     for n, sigma in ((28, 4.0), (40, 2.5), (9, 0.7)):
-        g = _gaussian_matrix(n, sigma)
+        g = gaussian_matrix(n, sigma)
         np.testing.assert_allclose(g, _smoothing_matrix(n, sigma), atol=1e-15)
         r = int(4 * sigma + 0.5)
         sums = g.sum(axis=1)
@@ -664,9 +664,9 @@ def test_displace_bad_fields():
 def test_kernel_normaliser_for_huge_sigma(monkeypatch):
     # beyond _DIRECT_SUM_MAX the normalising sum is its integral (midpoint rule, relative error
     # ~4.5e-5 / sigma^2: ~1e-11 here, below double precision where it is used)
-    from nnlib.lab import elastic as elastic_module  # where _gaussian_matrix reads it
-    direct = elastic_module._gaussian_matrix.__wrapped__(9, 2000.0)
+    from nnlib.lab import elastic as elastic_module  # where gaussian_matrix reads it
+    direct = elastic_module.gaussian_matrix.__wrapped__(9, 2000.0)
     monkeypatch.setattr(elastic_module, "_DIRECT_SUM_MAX", 10)
-    integral = elastic_module._gaussian_matrix.__wrapped__(9, 2000.0)
+    integral = elastic_module.gaussian_matrix.__wrapped__(9, 2000.0)
     np.testing.assert_allclose(integral, direct, rtol=1e-10)
-    assert np.isfinite(elastic_module._gaussian_matrix.__wrapped__(4, 1e12)).all()
+    assert np.isfinite(elastic_module.gaussian_matrix.__wrapped__(4, 1e12)).all()

@@ -166,7 +166,7 @@ def naive_conv2d(x, W, b, stride, padding):
     return out
 
 
-def _pair(v):
+def as_pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
@@ -177,7 +177,7 @@ def test_conv2d_forward_matches_naive_loops(case):
     layer = Conv2D(cin, cout, k, stride=s, padding=p, dtype=np.float64)
     _randomize_params(layer, rng)
     x = rng.standard_normal((2, cin, h, w))
-    ref = naive_conv2d(x, layer.params["W"], layer.params["b"], _pair(s), _pair(p))
+    ref = naive_conv2d(x, layer.params["W"], layer.params["b"], as_pair(s), as_pair(p))
     out = layer.forward(x)
     assert out.shape == ref.shape, f"{layer!r}: output shape {out.shape}, expected {ref.shape}"
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12, err_msg=f"{layer!r}: forward")
@@ -238,7 +238,7 @@ def test_maxpool_forward_matches_naive(case):
     h, w, k, s = case
     layer = MaxPool2D(k, s)
     x = _rng(7).standard_normal((2, 3, h, w))
-    ref = naive_maxpool(x, _pair(k), _pair(s if s is not None else k))
+    ref = naive_maxpool(x, as_pair(k), as_pair(s if s is not None else k))
     out = layer.forward(x)
     assert out.shape == ref.shape, f"{layer!r}: output shape {out.shape}, expected {ref.shape}"
     np.testing.assert_array_equal(out, ref, err_msg=f"{layer!r}: forward")
@@ -258,7 +258,7 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum(k, s):
     x = np.zeros((1, 1, 3, 3))
     out = layer.forward(x)
     dx = layer.backward(np.ones_like(out))
-    ss = _pair(s if s is not None else k)
+    ss = as_pair(s if s is not None else k)
     expected = np.zeros((3, 3))
     for r in range(out.shape[2]):
         for q in range(out.shape[3]):

@@ -125,7 +125,7 @@ def test_blocked_update_is_the_whole_array_update_bit_for_bit(kind, monkeypatch)
         monkeypatch.setattr(optim, "CHUNK", chunk)
         rng = np.random.default_rng(0)
         model = mlp([784, 300, 10], weight_decay=[1e-3, 0], rng=rng)
-        model[1].l2 = 5e-4  # a coupled L2 term on the first weights too
+        model.l2 = {"1.W": 5e-4}  # a coupled L2 term on the first weights too
         opt = {"sgd": lambda: optim.SGD(model, 0.1),
                "momentum": lambda: optim.Momentum(model, 0.1, 0.9),
                "nesterov": lambda: optim.Momentum(model, 0.1, 0.9, nesterov=True),

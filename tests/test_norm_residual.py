@@ -171,7 +171,7 @@ def test_cnn_builder_with_batchnorm_and_residual_blocks():
     assert [type(layer).__name__ for layer in block.branch] == [
         "Conv2D", "BatchNorm", "ReLU", "Conv2D", "BatchNorm"]
     # the block's convs are decayed like their stage's conv; BatchNorm's gamma never is
-    assert model.weight_decays() == {"0.W": 1e-3, "4.branch.0.W": 1e-3, "4.branch.3.W": 1e-3,
+    assert model.weight_decay == {"0.W": 1e-3, "4.branch.0.W": 1e-3, "4.branch.3.W": 1e-3,
                                      "6.W": 2e-3}
     # every conv inside the blocks is initialised (He), not left at zero
     assert np.std(block.branch[3].params["W"]) > 0
@@ -213,7 +213,7 @@ def test_save_load_restores_running_statistics_and_nested_layers(tmp_path):
     save(model, tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
     assert loaded.architecture() == model.architecture()
-    assert loaded.l2_penalties() == model.l2_penalties() != {}
+    assert loaded.l2 == model.l2 != {}
     for (name, b), (name2, b2) in zip(model.buffers(), loaded.buffers()):
         assert name == name2
         np.testing.assert_array_equal(b, b2)

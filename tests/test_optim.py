@@ -18,12 +18,13 @@ G2 = {"W": np.array([[-1.5, 0.5, 1.0], [2.0, -0.25, 0.5]]), "b": np.array([0.0, 
 
 
 def tiny(dtype=np.float64, wd=0.0):
-    """Sequential(Linear(2, 3)) with W0, B0; its layer weight decay ``wd``."""
+    """Sequential(Linear(2, 3)) with W0, B0; the model's weight decay ``{"0.W": wd}``."""
     lin = nnlib.Linear(2, 3, dtype=dtype)
     lin.params["W"][...] = W0
     lin.params["b"][...] = B0
-    lin.weight_decay = wd
-    return nnlib.Sequential(lin)
+    model = nnlib.Sequential(lin)
+    model.weight_decay = {"0.W": wd}
+    return model
 
 
 def set_grads(model, grads):
@@ -232,7 +233,7 @@ def test_coupled_l2_feeds_momentum_on_top_of_the_decoupled_decay():
     # gradient, then its optimizer decays W by (1 − lr·wd) and applies momentum to the sum
     lr, mu, wd = 0.1, 0.9, 0.2
     model = tiny(wd=wd)
-    model[0].l2 = wd
+    model.l2 = {"0.W": wd}
     opt = Momentum(model, lr, momentum=mu)
     assert opt.l2 == {"0.W": wd}
     run(opt, model, [G1, G2])
@@ -253,7 +254,7 @@ def test_coupled_l2_on_a_zero_gradient_still_moves_the_weights():
     # an empty batch in the report's runner: zero data gradient, the L2 term remains
     lr, wd = 0.1, 0.5
     model = tiny(wd=wd)
-    model[0].l2 = wd
+    model.l2 = {"0.W": wd}
     SGD(model, lr).step()
     np.testing.assert_allclose(model[0].params["W"], W0 * (1 - lr * wd) - lr * wd * W0,
                                rtol=1e-15)

@@ -1,16 +1,20 @@
 """Every registered type, walked through config → build → ``config()`` → rebuild: the registries
 in the class modules are the only list of names, fields and defaults (``nnlib.nn.registry``)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from nnlib.lab.augment import MODES, Augmentation
-from nnlib.lab.config import load_config
-from nnlib.lab.config.parse import RULES
+from nnlib.lab.callbacks import EARLY_STOPPING_CHECKS, EarlyStopping
+from nnlib.lab.config import load_config, schema
+from nnlib.lab.config.parse import ARG_CHECKS
 from nnlib.lab.config.schema import MODEL_FIELDS, OPTIMIZER_FIELDS, SCHEDULE_FIELDS
 from nnlib.lab.data import SPLIT_FIELDS, SPLITS, DataSpec
+from nnlib.lab.training import History
 from nnlib.nn import registry
 from nnlib.nn.layers import ACTIVATIONS
-from nnlib.nn.models import INITS, MODELS, build_model, from_architecture
+from nnlib.nn.models import INITS, MODELS, build_model, from_architecture, load
 from nnlib.nn.optim import OPTIMIZERS, build_optimizer
 from nnlib.nn.schedules import SCHEDULES, build_schedule
 
@@ -70,7 +74,7 @@ def test_schedule_config_build_config_rebuild(kind):
 
 
 @pytest.mark.parametrize("kind", list(MODELS))
-def test_model_config_build_architecture_rebuild(kind):
+def test_model_config_build_architecture_rebuild(kind, tmp_path):
     cfg = config(model={"type": kind, **MODEL_EXAMPLES[kind]})
     normalised = cfg.to_dict()["model"]
     model = build_model(cfg.model, rng=np.random.default_rng(0))
@@ -81,8 +85,11 @@ def test_model_config_build_architecture_rebuild(kind):
     x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(rebuilt.predict(x), model.predict(x))
     np.testing.assert_array_equal(same.predict(x), model.predict(x))
-    assert model.weight_decays() == rebuilt.weight_decays()
-    assert model.l2_penalties() == rebuilt.l2_penalties()
+    assert model.weight_decay and model.weight_decay == same.weight_decay
+    assert model.l2 == same.l2
+    model.save(tmp_path / "m.npz")  # the decay maps travel in the file's header
+    loaded = load(tmp_path / "m.npz")
+    assert (loaded.weight_decay, loaded.l2) == (model.weight_decay, model.l2)
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
@@ -110,11 +117,47 @@ def test_every_split_is_the_data_spec_type(split):
     assert DataSpec(**cfg.to_dict()["data"]) == cfg.data
 
 
-def test_every_optimizer_and_schedule_parameter_has_a_config_rule():
-    # a new parameter without a rule would reach the constructor unchecked
+def test_every_optimizer_and_schedule_parameter_has_a_check():
+    # a new parameter without a check would reach the constructor unchecked
     fields = {f for table in (OPTIMIZER_FIELDS, SCHEDULE_FIELDS) for fs in table.values()
               for f in fs}
-    assert fields <= set(RULES), sorted(fields - set(RULES))
+    assert fields <= set(ARG_CHECKS), sorted(fields - set(ARG_CHECKS))
+
+
+SECTIONS = [  # (dataclass, registry, the fields each type uses, parameters that are not config)
+    (schema.ModelConfig, MODELS, MODEL_FIELDS, ("rng", "dtype", "input_shape")),
+    (schema.OptimizerConfig, OPTIMIZERS, OPTIMIZER_FIELDS, ("weight_decay",)),
+    (schema.ScheduleConfig, SCHEDULES, SCHEDULE_FIELDS, ()),
+]
+
+
+@pytest.mark.parametrize("section, table, used, skip", SECTIONS,
+                         ids=[s[0].__name__ for s in SECTIONS])
+def test_the_written_out_schema_matches_the_constructors(section, table, used, skip):
+    # The dataclasses and MODEL_FIELDS & co. are written by hand; a constructor that gains (or
+    # loses, or renames) a parameter must fail here instead of silently changing every key.
+    assert set(used) == set(table)
+    for kind, cls in table.items():
+        params = list(registry.fields(cls, skip))
+        params = params if table is MODELS else params[1:]  # [0]: the optimizer's model, ...
+        assert list(used[kind]) == params, kind
+    names = [f.name for f in dataclasses.fields(section)]
+    assert names[0] == "type"
+    assert set(names[1:]) == {f for fields in used.values() for f in fields}
+    assert all(f.default is None for f in dataclasses.fields(section)[1:])
+
+
+def test_early_stopping_config_is_the_callbacks_parameters_with_its_defaults():
+    params = registry.fields(EarlyStopping, skip=("monitor",))
+    fields = {f.name: f.default for f in dataclasses.fields(schema.EarlyStoppingConfig)}
+    assert fields == params and set(EARLY_STOPPING_CHECKS) == set(params)
+
+
+def test_history_fields_are_written_out_and_round_trip():
+    names = [f.name for f in dataclasses.fields(History)]
+    assert names[:2] == ["iteration", "train_loss"] and names[-1] == "stopped_early"
+    h = History(iteration=[1, 2], epoch_valid_acc=[0.5], best_epoch=0)
+    assert History.from_dict({**h.to_dict(), "unknown": 1}) == h
 
 
 # every field of each model type, with a value that is not the builder's default

@@ -134,7 +134,7 @@ def test_load_state_dict_of_another_type_raises():
     (lambda o: ExponentialLR(o, 0), "gamma"),
     (lambda o: ExponentialLR(o, -1), "gamma"),
     (lambda o: CosineLR(o, 0), "T_max"),
-    (lambda o: CosineLR(o, 2.0), "T_max"),
+    (lambda o: CosineLR(o, 2.5), "T_max"),
     (lambda o: CosineLR(o, 4, eta_min=-0.1), "eta_min"),
 ])
 def test_bad_arguments_raise_naming_them(make, arg):

@@ -15,7 +15,7 @@ import importlib
 import os
 import traceback
 
-from .. import __version__
+from .._version import __version__
 from ..errors import one_line
 from ..logs import logging_to
 from .common import (

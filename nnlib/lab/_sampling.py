@@ -14,13 +14,13 @@ import math
 
 import numpy as np
 
-# Images per vectorised block: each temporary is ~_CHUNK * H * W elements, small enough to stay
+# Images per vectorised block: each temporary is ~CHUNK * H * W elements, small enough to stay
 # in L2 cache at 28×28 (larger blocks run slower; smaller ones pay more per-block overhead).
-_CHUNK = 64
+CHUNK = 64
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_stack(images) -> tuple[np.ndarray, tuple[int, ...]]:
+def as_stack(images) -> tuple[np.ndarray, tuple[int, ...]]:
     """View ``images`` as ``(N, H, W)``; return it with the original shape.
 
     Accepts ``(N, H, W)``, ``(N, 1, H, W)`` and flattened square images ``(N, H * H)``.
@@ -43,17 +43,17 @@ def _as_stack(images) -> tuple[np.ndarray, tuple[int, ...]]:
     return stack, x.shape
 
 
-def _check_number(name: str, value) -> None:
+def check_number(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {value!r}")
 
 
-def _check_order(order) -> None:
+def check_order(order) -> None:
     if order not in (0, 1) or isinstance(order, bool):
         raise ValueError(f"order must be 0 (nearest) or 1 (bilinear), got {order!r}")
 
 
-def _check_rng(rng) -> None:
+def check_rng(rng) -> None:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
 
@@ -94,8 +94,8 @@ def _warp(stack: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray, order: 
     # coordinates in [-1, H] (and their +1 neighbours) always index padding or the image.
     hp, wp = h + 3, w + 3
     flat_out = out.reshape(n, h * w)
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
         m = stop - start
         padded = np.zeros((m, hp, wp), dtype=ft)
         padded[:, 1 : h + 1, 1 : w + 1] = stack[start:stop]
@@ -149,7 +149,7 @@ def _warp(stack: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray, order: 
     return out
 
 
-def _resample(stack, shape, angles, offs, order, field=None) -> np.ndarray:
+def resample(stack, shape, angles, offs, order, field=None) -> np.ndarray:
     """:func:`_warp` for any accepted dtype: uint8 is processed in float32, then rounded and
     clipped back; the result takes the input's original ``shape``."""
     work = stack if stack.dtype != np.uint8 else stack.astype(np.float32)
@@ -159,7 +159,7 @@ def _resample(stack, shape, angles, offs, order, field=None) -> np.ndarray:
     return out.reshape(shape)
 
 
-def _displacement(dy, dx, stack: np.ndarray, shape: tuple[int, ...]):
+def displacement_field(dy, dx, stack: np.ndarray, shape: tuple[int, ...]):
     """Check the fields ``dy``, ``dx`` for an ``(N, H, W)`` stack (given as ``(N, H, W)`` or in
     the images' own ``shape``); return the ``field(start, stop)`` that :func:`_warp` reads them
     with, in the stack's working precision (float64 for float64 images, else float32)."""

@@ -34,15 +34,15 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..errors import FieldError
-from ._sampling import _as_stack, _check_number, _check_order, _check_rng, _displacement, _resample
+from ._sampling import as_stack, check_number, check_order, check_rng, displacement_field, resample
 from .elastic import (  # noqa: F401  (re-exported: one namespace for all augmentation)
     TRUNCATE,
-    _check_elastic,
-    _gaussian_matrix,
-    _random_field,
+    check_elastic,
     displace,
     elastic,
     elastic_field,
+    gaussian_matrix,
+    random_field,
 )
 
 __all__ = ["MODES", "Augmentation", "affine", "append_augmented", "displace", "elastic",
@@ -80,8 +80,8 @@ def affine(images, angles_deg, shifts, order: int = 1, dy=None, dx=None) -> np.n
     image are 0. uint8 results are rounded and clipped to [0, 255]. float32 input is processed
     in float32, float64 in float64, uint8 in float32.
     """
-    _check_order(order)
-    stack, shape = _as_stack(images)
+    check_order(order)
+    stack, shape = as_stack(images)
     n = stack.shape[0]
     angles = np.asarray(angles_deg, dtype=np.float64)
     if angles.shape != (n,):
@@ -93,8 +93,8 @@ def affine(images, angles_deg, shifts, order: int = 1, dy=None, dx=None) -> np.n
         raise ValueError("angles_deg and shifts must be finite")
     if (dy is None) != (dx is None):
         raise ValueError("dy and dx must be given together (a displacement field has both)")
-    field = None if dy is None else _displacement(dy, dx, stack, shape)
-    return _resample(stack, shape, angles, offs, order, field)
+    field = None if dy is None else displacement_field(dy, dx, stack, shape)
+    return resample(stack, shape, angles, offs, order, field)
 
 
 def random_affine(images, rng, rotate: float = 10.0, shift: float = 0.1, p: float = 0.5,
@@ -123,13 +123,13 @@ def random_affine(images, rng, rotate: float = 10.0, shift: float = 0.1, p: floa
     ``images``: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*H)``; float32, float64 or uint8.
     Returns a new array of the same shape and dtype.
     """
-    _check_rng(rng)
+    check_rng(rng)
     for name, value in (("rotate", rotate), ("shift", shift), ("p", p)):
-        _check_number(name, value)
+        check_number(name, value)
     _check_params(rotate, shift, p)
-    _check_elastic(elastic_alpha, elastic_sigma)
-    _check_order(order)
-    stack, shape = _as_stack(images)
+    check_elastic(elastic_alpha, elastic_sigma)
+    check_order(order)
+    stack, shape = as_stack(images)
     n, h, w = stack.shape
     do_rot = rng.random(n) < p
     angles = rng.uniform(-rotate, rotate, size=n)
@@ -139,8 +139,8 @@ def random_affine(images, rng, rotate: float = 10.0, shift: float = 0.1, p: floa
     angles[~do_rot] = 0.0
     offs[~do_shift] = 0
     if elastic_alpha > 0:
-        field = _random_field(rng, h, w, elastic_alpha, elastic_sigma)
-        return _resample(stack, shape, angles, offs, order, field)
+        field = random_field(rng, h, w, elastic_alpha, elastic_sigma)
+        return resample(stack, shape, angles, offs, order, field)
 
     out = stack.copy()
     sel = np.flatnonzero((angles != 0.0) | (offs != 0).any(axis=1))
@@ -212,9 +212,9 @@ class Augmentation:
             allowed = ", ".join(map(repr, MODES))
             raise ValueError(f"mode must be one of {allowed}; got {self.mode!r}")
         for name in ("rotate", "shift", "p"):
-            _check_number(name, getattr(self, name))
+            check_number(name, getattr(self, name))
         _check_params(self.rotate, self.shift, self.p)
-        _check_elastic(self.elastic_alpha, self.elastic_sigma)
+        check_elastic(self.elastic_alpha, self.elastic_sigma)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict of the settings."""

@@ -2,8 +2,10 @@
 and at the end; their state is saved with the training state so a resumed run continues them."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+from .. import argcheck
 from ..nn.models import save as save_model
 
 
@@ -33,6 +35,13 @@ class Callback:
         pass
 
 
+#: How ``EarlyStopping`` checks its arguments (``FieldError`` naming one); config parsing applies
+#: the same checks to ``train.early_stopping``.
+EARLY_STOPPING_CHECKS = {"patience": partial(argcheck.integer, lo=1),
+                         "restore_best": argcheck.boolean,
+                         "min_delta": partial(argcheck.number, lo=0)}
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
     epochs; the counter resets on every improvement. With ``restore_best`` the best epoch's
@@ -40,12 +49,13 @@ class EarlyStopping(Callback):
 
     def __init__(self, patience: int = 2, restore_best: bool = True, min_delta: float = 0.0,
                  monitor: str = "valid_acc"):
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+        patience, restore_best, min_delta = (
+            EARLY_STOPPING_CHECKS[name](name, value) for name, value in
+            (("patience", patience), ("restore_best", restore_best), ("min_delta", min_delta)))
         if monitor not in ("valid_acc", "valid_loss"):
             raise ValueError(f"monitor must be 'valid_acc' or 'valid_loss', got {monitor!r}")
-        self.patience, self.restore_best = patience, bool(restore_best)
-        self.min_delta, self.monitor = float(min_delta), monitor
+        self.patience, self.restore_best = patience, restore_best
+        self.min_delta, self.monitor = min_delta, monitor
         self.best: float | None = None
         self.wait = 0
         self.best_weights: dict | None = None  # by ``monitor``; restored when training ends

@@ -13,13 +13,13 @@ import numpy as np
 
 from ..errors import FieldError
 from ._sampling import (
-    _CHUNK,
-    _as_stack,
-    _check_number,
-    _check_order,
-    _check_rng,
-    _displacement,
-    _resample,
+    CHUNK,
+    as_stack,
+    check_number,
+    check_order,
+    check_rng,
+    displacement_field,
+    resample,
 )
 
 __all__ = ["TRUNCATE", "displace", "elastic", "elastic_field"]
@@ -32,11 +32,11 @@ TRUNCATE = 4.0
 _DIRECT_SUM_MAX = 1 << 22
 
 
-def _check_elastic(alpha, sigma, names=("elastic_alpha", "elastic_sigma")) -> None:
+def check_elastic(alpha, sigma, names=("elastic_alpha", "elastic_sigma")) -> None:
     """Type-check ``alpha`` and ``sigma`` (``TypeError``), then raise ``FieldError`` naming the
     first out-of-range one (``names``: how the caller spells them)."""
     for name, value in zip(names, (alpha, sigma)):
-        _check_number(name, value)
+        check_number(name, value)
     if not (math.isfinite(alpha) and alpha >= 0.0):
         raise FieldError(names[0], alpha, "must be a finite number >= 0 (pixels; 0 = no elastic "
                                           "distortion)")
@@ -45,7 +45,7 @@ def _check_elastic(alpha, sigma, names=("elastic_alpha", "elastic_sigma")) -> No
 
 
 @functools.lru_cache(maxsize=32)
-def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
+def gaussian_matrix(n: int, sigma: float) -> np.ndarray:
     """The ``(n, n)`` float64 matrix ``G`` of a 1-D Gaussian smoothing with zero padding:
     ``(G @ f)[i] = Σ_j k[j - i] f[j]`` over the pixels ``j`` of the image only.
 
@@ -86,12 +86,12 @@ def _field_chunk(m: int, rng: np.random.Generator, gh: np.ndarray, gw2: np.ndarr
 
 
 def _elastic_matrices(h: int, w: int, alpha: float, sigma: float):
-    gh = _gaussian_matrix(h, float(sigma)).astype(np.float32)
-    gw2 = (2.0 * float(alpha) * _gaussian_matrix(w, float(sigma)).T).astype(np.float32)
+    gh = gaussian_matrix(h, float(sigma)).astype(np.float32)
+    gw2 = (2.0 * float(alpha) * gaussian_matrix(w, float(sigma)).T).astype(np.float32)
     return gh, gw2
 
 
-def _random_field(rng: np.random.Generator, h: int, w: int, alpha: float, sigma: float):
+def random_field(rng: np.random.Generator, h: int, w: int, alpha: float, sigma: float):
     """A ``field(start, stop)`` for :func:`_warp` that draws each chunk's fields when asked."""
     gh, gw2 = _elastic_matrices(h, w, alpha, sigma)
 
@@ -114,11 +114,11 @@ def displace(images, dy, dx, order: int = 1) -> np.ndarray:
 
     Returns an array of the same shape and dtype as ``images`` (uint8 rounded and clipped).
     """
-    _check_order(order)
-    stack, shape = _as_stack(images)
+    check_order(order)
+    stack, shape = as_stack(images)
     n = stack.shape[0]
-    return _resample(stack, shape, np.zeros(n), np.zeros((n, 2)), order,
-                     _displacement(dy, dx, stack, shape))
+    return resample(stack, shape, np.zeros(n), np.zeros((n, 2)), order,
+                     displacement_field(dy, dx, stack, shape))
 
 
 def elastic_field(n: int, h: int, w: int, rng, alpha: float = 34.0,
@@ -134,15 +134,15 @@ def elastic_field(n: int, h: int, w: int, rng, alpha: float = 34.0,
     These are exactly the fields :func:`elastic` draws from the same ``rng`` state for ``n``
     images of ``h × w``: ``elastic(x, rng) == displace(x, *elastic_field(n, h, w, rng))``.
     """
-    _check_rng(rng)
+    check_rng(rng)
     for name, value in (("n", n), ("h", h), ("w", w)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    _check_elastic(alpha, sigma, ("alpha", "sigma"))
+    check_elastic(alpha, sigma, ("alpha", "sigma"))
     out = np.empty((n, 2, h, w), dtype=np.float32)
     gh, gw2 = _elastic_matrices(h, w, alpha, sigma)
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
         out[start:stop] = _field_chunk(stop - start, rng, gh, gw2)
     return out[:, 0], out[:, 1]
 
@@ -159,12 +159,12 @@ def elastic(images, rng, alpha: float = 34.0, sigma: float = 4.0, order: int = 1
     Returns a new array of the same shape and dtype; the same ``rng`` state gives the same output
     bit for bit.
     """
-    _check_rng(rng)
-    _check_elastic(alpha, sigma, ("alpha", "sigma"))
-    _check_order(order)
-    stack, shape = _as_stack(images)
+    check_rng(rng)
+    check_elastic(alpha, sigma, ("alpha", "sigma"))
+    check_order(order)
+    stack, shape = as_stack(images)
     if alpha == 0:
         return stack.copy().reshape(shape)
     n, h, w = stack.shape
-    return _resample(stack, shape, np.zeros(n), np.zeros((n, 2)), order,
-                     _random_field(rng, h, w, alpha, sigma))
+    return resample(stack, shape, np.zeros(n), np.zeros((n, 2)), order,
+                     random_field(rng, h, w, alpha, sigma))

@@ -12,12 +12,12 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, field, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from ..io import write_npz
+from ..io import write_json, write_npz
 from ..nn.losses import CrossEntropyLoss
 from ..nn.schedules import ConstantLR
 from .data import batches
@@ -46,40 +46,41 @@ class TrainingDiverged(RuntimeError):
                          f"{iteration} (lr {lr:g}); try a smaller learning rate")
 
 
-#: The series a ``History`` records, one name per line with what one entry is.
-_SERIES = """
-iteration          a training iteration (1-based count over all epochs)
-train_loss         the mean loss of that iteration's batch
-train_acc          the accuracy of that batch
-eval_iteration     the iteration of a validation evaluation (every eval_every iterations on a
-                   subsample of the validation set, and at each epoch end on all of it)
-valid_loss         the validation loss of that evaluation
-valid_acc          the validation accuracy of that evaluation
-epoch_train_loss   an epoch's mean training loss
-epoch_train_acc    an epoch's training accuracy
-epoch_valid_loss   the validation loss at an epoch's end
-epoch_valid_acc    the validation accuracy at an epoch's end
-lr                 the learning rate used during an epoch
-epoch_time         an epoch's wall time in seconds
-"""
+@dataclass
+class History:
+    """What happened during ``fit``: one list per series (an entry of each is described below),
+    ``iterations_per_epoch``, ``best_epoch`` (by validation accuracy, 0-based) and
+    ``stopped_early``."""
 
+    #: a training iteration (1-based count over all epochs)
+    iteration: list[int] = field(default_factory=list)
+    #: the mean loss of that iteration's batch
+    train_loss: list[float] = field(default_factory=list)
+    #: the accuracy of that batch
+    train_acc: list[float] = field(default_factory=list)
+    #: the iteration of a validation evaluation (every eval_every iterations on a subsample of
+    #: the validation set, and at each epoch end on all of it)
+    eval_iteration: list[int] = field(default_factory=list)
+    #: the validation loss of that evaluation
+    valid_loss: list[float] = field(default_factory=list)
+    #: the validation accuracy of that evaluation
+    valid_acc: list[float] = field(default_factory=list)
+    #: an epoch's mean training loss
+    epoch_train_loss: list[float] = field(default_factory=list)
+    #: an epoch's training accuracy
+    epoch_train_acc: list[float] = field(default_factory=list)
+    #: the validation loss at an epoch's end
+    epoch_valid_loss: list[float] = field(default_factory=list)
+    #: the validation accuracy at an epoch's end
+    epoch_valid_acc: list[float] = field(default_factory=list)
+    #: the learning rate used during an epoch
+    lr: list[float] = field(default_factory=list)
+    #: an epoch's wall time in seconds
+    epoch_time: list[float] = field(default_factory=list)
+    iterations_per_epoch: int = 0
+    best_epoch: int | None = None
+    stopped_early: bool = False
 
-def _parse_series(table: str) -> dict[str, str]:
-    series, name = {}, ""
-    for line in table.strip().splitlines():
-        if line[0].isspace():  # a description's continuation
-            series[name] += " " + line.strip()
-        else:
-            name, text = line.split(maxsplit=1)
-            series[name] = text
-    return series
-
-
-#: ``{series name: what one entry is}``, the lists a ``History`` holds.
-SERIES = _parse_series(_SERIES)
-
-
-class _HistoryMethods:
     @property
     def epochs_run(self) -> int:
         return len(self.epoch_valid_acc)
@@ -96,30 +97,16 @@ class _HistoryMethods:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict):
+    def from_dict(cls, d: dict) -> History:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def save(self, path) -> None:
-        from ..io import write_json
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-History = make_dataclass(
-    "History",
-    [(name, list, field(default_factory=list)) for name in SERIES]
-    + [("iterations_per_epoch", int, 0), ("best_epoch", int | None, None),
-       ("stopped_early", bool, False)],
-    bases=(_HistoryMethods,))
-History.__module__ = __name__
-History.__doc__ = (
-    "What happened during ``fit``: ``iterations_per_epoch``, ``best_epoch`` (by validation "
-    "accuracy, 0-based), ``stopped_early``, and one list per series, an entry being:\n\n"
-    + "\n".join(f"    {name}: {text}" for name, text in SERIES.items()))
 
 
 # --- progress ---------------------------------------------------------------------------------

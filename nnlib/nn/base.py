@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _pair(value, name: str) -> tuple[int, int]:
+def as_pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list)) and len(value) == 2:
@@ -24,7 +24,7 @@ def _pair(value, name: str) -> tuple[int, int]:
     return pair
 
 
-def _check_positive(value, name: str) -> int:
+def check_positive(value, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
@@ -39,8 +39,6 @@ class Layer:
         self.buffers: dict[str, np.ndarray] = {}
         self.training = True
         self.needs_input_grad = True
-        self.weight_decay = 0.0  # applies to params["W"] only (the report's semantics)
-        self.l2 = 0.0  # coupled L2: l2·W added to W's gradient (the report's Conv2D, as it ran)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -65,12 +63,6 @@ class Layer:
         """The layers this one is made of (none for a plain layer)."""
         return []
 
-    def penalties(self, attr: str) -> dict[str, float]:
-        """``{param key: value}`` of this layer's ``weight_decay`` or ``l2`` (``attr``), for
-        its ``W`` only and only if > 0 (the report's semantics)."""
-        value = getattr(self, attr)
-        return {"W": value} if "W" in self.params and value > 0 else {}
-
     def extra_repr(self) -> str:
         return ""
 
@@ -79,17 +71,6 @@ class Layer:
 
     def _init_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-
-def layer_config(layer: Layer) -> dict:
-    """``layer.config()`` plus its weight decay and coupled L2 when set: what
-    ``layers.layer_from_config`` rebuilds the layer from."""
-    cfg = layer.config()
-    if layer.weight_decay:
-        cfg["weight_decay"] = layer.weight_decay
-    if layer.l2:
-        cfg["l2"] = layer.l2
-    return cfg
 
 
 def walk(layers):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import parallel, registry
-from .base import Layer, _check_positive, _pair, layer_config, walk  # noqa: F401  (re-exported)
+from .base import Layer, as_pair, check_positive, walk  # noqa: F401  (re-exported)
 from .conv import (  # noqa: F401  (re-exported: the layer types live in one namespace)
     MATMUL_BLOCK,
     Conv2D,
@@ -31,8 +31,8 @@ class Linear(Layer):
 
     def __init__(self, in_features: int, out_features: int, dtype=np.float32):
         super().__init__()
-        self.in_features = _check_positive(in_features, "in_features")
-        self.out_features = _check_positive(out_features, "out_features")
+        self.in_features = check_positive(in_features, "in_features")
+        self.out_features = check_positive(out_features, "out_features")
         self.params = {
             "W": np.zeros((self.in_features, self.out_features), dtype=dtype),
             "b": np.zeros(self.out_features, dtype=dtype),
@@ -193,21 +193,27 @@ def activation(name: str) -> Layer:
     return ACTIVATIONS[key]()
 
 
-def layer_from_config(cfg: dict, dtype=None) -> Layer:
-    """Rebuild a layer from ``layer_config()`` (or ``Layer.config()``) output, its weight decay
-    and coupled L2 included; ``dtype``: its parameters' dtype (the constructor's default if
-    None)."""
+def layer_from_config(cfg: dict, dtype=None, decays: dict | None = None) -> Layer:
+    """Rebuild a layer from ``Layer.config()`` output; ``dtype``: its parameters' dtype (the
+    constructor's default if None).
+
+    Model files written before the weight decay moved to the model (``Sequential.weight_decay``)
+    carry a layer's ``weight_decay`` and ``l2`` in its config: they go into ``decays``
+    (``{"weight_decay" or "l2": {id of the W array: value}}``) when given, else are dropped.
+    """
     cfg = dict(cfg)
     kind = cfg.pop("type", None)
     if kind not in LAYER_TYPES:
         raise ValueError(f"unknown layer type {kind!r}")
-    wd, l2 = float(cfg.pop("weight_decay", 0.0)), float(cfg.pop("l2", 0.0))
+    old = {key: float(cfg.pop(key)) for key in ("weight_decay", "l2") if key in cfg}
     cls = LAYER_TYPES[kind]
     if hasattr(cls, "from_config"):  # made of layers: it rebuilds them through this function
-        layer = cls.from_config(cfg, lambda c: layer_from_config(c, dtype))
+        layer = cls.from_config(cfg, lambda c: layer_from_config(c, dtype, decays))
     else:
         if dtype is not None and "dtype" in registry.fields(cls):
             cfg["dtype"] = dtype
         layer = cls(**cfg)
-    layer.weight_decay, layer.l2 = wd, l2
+    if decays is not None and "W" in layer.params:
+        for key, value in old.items():
+            decays.setdefault(key, {})[id(layer.params["W"])] = value
     return layer

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import argcheck
+from .._version import __version__
 from ..errors import FieldError
 from ..io import write_npz
 from . import registry
@@ -23,7 +24,6 @@ from .layers import (
     MaxPool2D,
     Residual,
     conv_size,
-    layer_config,
     layer_from_config,
     walk,
 )
@@ -43,6 +43,11 @@ class Sequential:
     a Residual's carry its sublayer's path (``"3.branch.0.W"``).
     Layers up to and including the first one with parameters skip the input gradient (nobody
     reads it); ``backward`` returns None then.
+
+    ``weight_decay`` and ``l2`` are ``{qualified weight name: value}`` (values > 0 only; PyTorch
+    would call them parameter groups): the decoupled decay and the coupled L2 coefficient the
+    optimizer applies to each weight. The builders (:func:`mlp`, :func:`cnn`) set them from
+    their per-layer lists; an optimizer reads them once, when it is built.
     """
 
     def __init__(self, *layers: Layer):
@@ -56,6 +61,8 @@ class Sequential:
                 break
         self.training = True
         self.meta: dict = {}
+        self.weight_decay: dict[str, float] = {}
+        self.l2: dict[str, float] = {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -87,18 +94,6 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             for key, b in layer.buffers.items():
                 yield f"{i}.{key}", b
-
-    def _penalties(self, attr: str) -> dict[str, float]:
-        return {f"{i}.{key}": value for i, layer in enumerate(self.layers)
-                for key, value in layer.penalties(attr).items()}
-
-    def weight_decays(self) -> dict[str, float]:
-        """``{qualified_name: wd}`` for weights whose layer has a weight decay > 0."""
-        return self._penalties("weight_decay")
-
-    def l2_penalties(self) -> dict[str, float]:
-        """``{qualified_name: l2}`` for weights whose layer has a coupled L2 coefficient > 0."""
-        return self._penalties("l2")
 
     def num_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.parameters())
@@ -150,8 +145,8 @@ class Sequential:
             p[...] = arr
 
     def architecture(self) -> list[dict]:
-        """JSON-able description: one config dict per layer (weight decay and L2 included)."""
-        return [layer_config(layer) for layer in self.layers]
+        """JSON-able description: one config dict per layer."""
+        return [layer.config() for layer in self.layers]
 
     @property
     def dtype(self):
@@ -175,8 +170,21 @@ class Sequential:
 
 
 def from_architecture(arch: list[dict], dtype=np.float32) -> Sequential:
-    """Rebuild an (uninitialised) model from ``Sequential.architecture()``."""
-    return Sequential(*(layer_from_config(cfg, dtype) for cfg in arch))
+    """Rebuild an (uninitialised) model from ``Sequential.architecture()`` (the weight decay of
+    an older file's layer configs included)."""
+    decays: dict[str, dict[int, float]] = {}
+    model = Sequential(*(layer_from_config(cfg, dtype, decays) for cfg in arch))
+    model.weight_decay = named(model, decays.get("weight_decay", {}))
+    model.l2 = named(model, decays.get("l2", {}))
+    return model
+
+
+def named(model: Sequential, by_array: dict[int, float]) -> dict[str, float]:
+    """``{qualified name: value}`` of the parameters in ``by_array`` (keyed by the ``id`` of
+    the array: a builder knows its layers' arrays before the model names them) whose value is
+    > 0."""
+    return {name: by_array[id(p)] for name, p, _ in model.parameters()
+            if by_array.get(id(p), 0) > 0}
 
 
 # --- initialisation ----------------------------------------------------------------------------
@@ -211,25 +219,61 @@ def init_weights(model: Sequential, scheme: str = "he",
 
 def per_layer(values, n: int, name: str = "weight_decay", what: str = "layer") -> list[float]:
     """One value per layer (a weight decay): None → zeros; a number → that value for all ``n``
-    layers; a list → its ``n`` entries. Every value must be a number >= 0 (``FieldError``
+    layers; a list → its ``n`` entries. Every value must be a finite number >= 0 (``FieldError``
     naming the entry otherwise)."""
     if values is None:
         return [0.0] * n
-    scalar = isinstance(values, (int, float, np.number)) and not isinstance(values, bool)
-    if not scalar:
-        values = list(values)
-        if len(values) != n:
-            raise FieldError(name, values, f"must have {n} entr{'y' if n == 1 else 'ies'} "
-                                           f"(one per {what})")
-    out = []
-    for i, v in enumerate([values] * n if scalar else values):
-        where = name if scalar else f"{name}[{i}]"
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
-            raise FieldError(where, v, "must be a number")
-        if not v >= 0:  # also rejects NaN
-            raise FieldError(where, v, "must be >= 0")
-        out.append(float(v))
-    return out
+    if argcheck.is_number(values):
+        return [argcheck.number(name, values, lo=0)] * n
+    values = argcheck.listing(name, values, min_len=0)
+    if len(values) != n:
+        raise FieldError(name, values, f"must have {n} entr{'y' if n == 1 else 'ies'} "
+                                       f"(one per {what})")
+    return [argcheck.number(f"{name}[{i}]", v, lo=0) for i, v in enumerate(values)]
+
+
+def widths(name: str, sizes, min_len: int = 2) -> list[int]:
+    """Layer widths (``sizes``, ``channels``, ``linear_sizes``): at least ``min_len`` integers
+    >= 1, as a list (``FieldError`` naming the entry otherwise)."""
+    return [argcheck.integer(f"{name}[{i}]", v, lo=1)
+            for i, v in enumerate(argcheck.listing(name, sizes, min_len))]
+
+
+def conv_stages(channels, kernels, padding: int = 0, input_shape=(1, 28, 28)):
+    """Check a cnn's conv stages: ``(channels, kernels as [kh, kw] pairs, padding, (C, H, W)
+    after the last stage)``; ``FieldError`` naming the field (``channels[0]``, ``kernels[1]``,
+    ...)."""
+    channels = widths("channels", channels)
+    if channels[0] != input_shape[0]:
+        raise FieldError("channels[0]", channels[0],
+                         f"must be {input_shape[0]} (the input's channels: {input_shape[0]} for "
+                         f"MNIST)")
+    kernels = argcheck.listing("kernels", kernels, 1)
+    if len(kernels) != len(channels) - 1:
+        raise FieldError("kernels", kernels, f"must have {len(channels) - 1} entries (one per "
+                                             f"conv layer, len(channels) - 1)")
+    pairs = []
+    for i, k in enumerate(kernels):
+        if isinstance(k, (list, tuple)):
+            if len(k) != 2:
+                raise FieldError(f"kernels[{i}]", k, "must be an int or an [height, width] pair")
+            pairs.append([argcheck.integer(f"kernels[{i}][{j}]", v, lo=1)
+                          for j, v in enumerate(k)])
+        else:
+            k = argcheck.integer(f"kernels[{i}]", k, lo=1)
+            pairs.append([k, k])
+    padding = argcheck.integer("padding", padding, lo=0)
+    return channels, pairs, padding, conv_output_shape(channels, pairs, padding, input_shape[1:])
+
+
+def linear_widths(linear_sizes, conv_shape: tuple[int, int, int]) -> list[int]:
+    """A cnn's ``linear_sizes``, checked: the first is the flattened conv output C·H·W."""
+    sizes = widths("linear_sizes", linear_sizes)
+    c, h, w = conv_shape
+    if sizes[0] != c * h * w:
+        raise FieldError("linear_sizes[0]", sizes[0], f"must be {c * h * w} (flattened conv "
+                                                      f"output: {c} channels × {h}×{w})")
+    return sizes
 
 
 def conv_output_shape(channels, kernels, padding: int = 0, size=(28, 28)) -> tuple[int, int, int]:
@@ -257,15 +301,14 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
     """Multi-layer perceptron: Flatten, then Linear layers of ``sizes`` with (BatchNorm,) the
     activation (and Dropout) between them. Input (N, ...) flattening to (N, sizes[0]); output
     logits (N, sizes[-1]). ``weight_decay``: one value per Linear layer (or a scalar)."""
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must list >= 2 positive layer widths, got {sizes}")
+    sizes = widths("sizes", sizes)
     rng = rng if rng is not None else np.random.default_rng(0)
     wds = per_layer(weight_decay, len(sizes) - 1, "weight_decay", "Linear layer")
+    decay: dict[int, float] = {}
     layers: list[Layer] = [Flatten()]
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         lin = Linear(n_in, n_out, dtype=dtype)
-        lin.weight_decay = wds[i]
+        decay[id(lin.params["W"])] = wds[i]
         layers.append(lin)
         if i < len(sizes) - 2:
             if batchnorm:
@@ -273,7 +316,9 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
             layers.append(activation_layer(activation))
             if dropout:
                 layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
-    return init_weights(Sequential(*layers), init, rng)
+    model = Sequential(*layers)
+    model.weight_decay = named(model, decay)
+    return init_weights(model, init, rng)
 
 
 def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "he",
@@ -294,33 +339,29 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
     decayed like the stage's.
 
     ``conv_decay="double"`` decays the conv kernels as the report's code did: the decoupled
-    ``weight_decay`` *and* the same value as a coupled L2 term in their gradient (``layer.l2``).
+    ``weight_decay`` *and* the same value as a coupled L2 term in their gradient
+    (``model.l2``).
     """
     if conv_decay not in CONV_DECAYS:
-        raise ValueError(f"conv_decay must be one of {', '.join(CONV_DECAYS)}, got {conv_decay!r}")
-    channels = [int(c) for c in channels]
-    if len(kernels) != len(channels) - 1:
-        raise ValueError(f"kernels needs {len(channels) - 1} entries (one per conv), "
-                         f"got {len(kernels)}")
+        raise FieldError("conv_decay", conv_decay, f"must be one of {', '.join(CONV_DECAYS)}")
+    channels, kernels, padding, shape = conv_stages(channels, kernels, padding, input_shape)
+    linear_sizes = linear_widths(linear_sizes, shape)
     rng = rng if rng is not None else np.random.default_rng(0)
     conv_wd = per_layer(weight_decay, len(channels) - 1, "weight_decay", "conv layer")
     lin_wd = per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay",
                        "Linear layer")
-    if input_shape[0] != channels[0]:
-        raise ValueError(f"channels[0] = {channels[0]} but the input has {input_shape[0]} "
-                         f"channel(s)")
-    c, h, w = conv_output_shape(channels, kernels, padding, input_shape[1:])
-    if int(linear_sizes[0]) != c * h * w:
-        raise ValueError(f"linear_sizes[0] = {linear_sizes[0]} but the conv stages flatten "
-                         f"to {c}·{h}·{w} = {c * h * w}")
     blocks = per_layer(residual_blocks, len(kernels), "residual_blocks", "conv stage")
     if any(b != int(b) for b in blocks):
         raise FieldError("residual_blocks", residual_blocks, "must be whole numbers")
 
+    decay: dict[int, float] = {}  # by the id of a weight array (see named())
+    l2: dict[int, float] = {}
+
     def conv(c_in, c_out, k, pad, stage):
         layer = Conv2D(c_in, c_out, k, padding=pad, dtype=dtype)
-        layer.weight_decay = conv_wd[stage]
-        layer.l2 = conv_wd[stage] if conv_decay == "double" else 0.0
+        decay[id(layer.params["W"])] = conv_wd[stage]
+        if conv_decay == "double":
+            l2[id(layer.params["W"])] = conv_wd[stage]
         return layer
 
     def norm(c):
@@ -339,12 +380,14 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
     for i, (n_in, n_out) in enumerate(itertools.pairwise(linear_sizes)):
         if dropout:
             layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
-        lin = Linear(int(n_in), int(n_out), dtype=dtype)
-        lin.weight_decay = lin_wd[i]
+        lin = Linear(n_in, n_out, dtype=dtype)
+        decay[id(lin.params["W"])] = lin_wd[i]
         layers.append(lin)
         if i < len(linear_sizes) - 2:
             layers.append(activation_layer(activation))
-    return init_weights(Sequential(*layers), init, rng)
+    model = Sequential(*layers)
+    model.weight_decay, model.l2 = named(model, decay), named(model, l2)
+    return init_weights(model, init, rng)
 
 
 #: The model types a config names, and the builder each calls. A type's config fields are its
@@ -366,11 +409,22 @@ def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -
 
 # --- save / load -------------------------------------------------------------------------------
 
+def _decay_map(value, model: Sequential, key: str) -> dict[str, float]:
+    """A model file's ``weight_decay`` / ``l2`` header entry, checked against the model."""
+    names = {name for name, _, _ in model.parameters()}
+    if not isinstance(value, dict) or not all(
+            name in names and argcheck.is_number(v) and v >= 0 for name, v in value.items()):
+        raise ValueError(f"{key} must map parameter names of the model to numbers >= 0, "
+                         f"got {value!r}")
+    return {name: float(v) for name, v in value.items()}
+
+
 def save(model: Sequential, path) -> None:
     """Write ``model`` to one ``.npz``: ``param/<name>`` and ``buffer/<name>`` arrays + the
     architecture as JSON. Atomic: a crash mid-write leaves any previous file intact."""
     header = {"format": FORMAT, "nnlib_version": __version__, "dtype": str(model.dtype),
-              "architecture": model.architecture(), "meta": model.meta}
+              "architecture": model.architecture(), "weight_decay": model.weight_decay,
+              "l2": model.l2, "meta": model.meta}
     arrays = {f"param/{name}": p for name, p, _ in model.parameters()}
     arrays.update({f"buffer/{name}": b for name, b in model.buffers()})
     arrays["__header__"] = np.array(json.dumps(header))
@@ -401,6 +455,9 @@ def load(path) -> Sequential:
                  if k.startswith(("param/", "buffer/"))}
         model.load_state_dict(state)
         model.meta = header.get("meta", {})
+        for key in ("weight_decay", "l2"):  # older files: in the layers' configs (read above)
+            if key in header:
+                setattr(model, key, _decay_map(header[key], model, key))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: inconsistent nnlib model file ({exc})") from None
     return model

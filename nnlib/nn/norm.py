@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, _check_positive
+from .base import Layer, check_positive
 from .conv import batch_innermost
 
 
@@ -57,7 +57,7 @@ class BatchNorm(Layer):
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  dtype=np.float32):
         super().__init__()
-        self.num_features = _check_positive(num_features, "num_features")
+        self.num_features = check_positive(num_features, "num_features")
         if not 0 < momentum <= 1:
             raise ValueError(f"BatchNorm momentum must be in (0, 1], got {momentum!r}")
         if not eps > 0:

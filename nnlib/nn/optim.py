@@ -1,13 +1,14 @@
 """Optimizers that walk ``model.parameters()`` and update the arrays in place.
 
 Weight decay has the lab report's semantics: decoupled and per parameter, applied to weights
-only, *before* the update: ``p *= 1 − lr·wd``. By default each layer's ``weight_decay`` is used
-(set by the model builders from the config's per-layer lists); pass a float to decay every weight
-matrix alike, or a ``{qualified_name: wd}`` dict.
+only, *before* the update: ``p *= 1 − lr·wd``. By default the model's ``weight_decay`` map
+(``{qualified weight name: wd}``, set by the builders from the config's per-layer lists) is read
+once, when the optimizer is built; pass a float to decay every weight matrix alike, or a
+``{qualified_name: wd}`` dict.
 
 A coupled L2 term (``g += l2·p``, PyTorch's ``weight_decay``; it then feeds momentum) is applied
-only where a layer sets ``l2`` (``model.l2_penalties()``): the report's conv layers as they ran,
-which had both (``conv_decay="double"``). It uses the weights before the decoupled decay, as the
+to the weights in the model's ``l2`` map: the report's conv layers as they ran, which had both
+(``conv_decay="double"``). It uses the weights before the decoupled decay, as the
 report's backward pass did.
 
 State (velocities, moments) is keyed by the qualified parameter name (``"1.W"``), so
@@ -20,6 +21,8 @@ from functools import partial
 
 import numpy as np
 
+from .. import argcheck
+from ..errors import FieldError
 from . import parallel, registry
 
 FLUSH_EVERY = 64
@@ -28,25 +31,36 @@ FLUSH_THRESHOLD = 1e-20
 CHUNK = 1 << 16
 
 
-def _check_lr(lr, allow_zero: bool = False) -> float:
-    """``allow_zero``: a saved state may hold lr 0 (a cosine schedule's last epoch)."""
-    if not isinstance(lr, (int, float, np.floating)) or isinstance(lr, bool) \
-            or not math.isfinite(lr) or lr < 0 or (lr == 0 and not allow_zero):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return float(lr)
+def _betas(name: str, value) -> list[float]:
+    betas = argcheck.listing(name, value, 2)
+    if len(betas) != 2:
+        raise FieldError(name, betas, "must be a pair [beta1, beta2]")
+    return [argcheck.number(f"{name}[{i}]", b, lo=0, hi=1, hi_open=True)
+            for i, b in enumerate(betas)]
+
+
+#: How each constructor argument is checked (``FieldError`` naming it) and normalised: the
+#: constructors apply these, and so does config parsing (``nnlib.lab.config``), at the key path.
+ARG_CHECKS = {
+    "lr": partial(argcheck.number, lo=0, lo_open=True),
+    "momentum": partial(argcheck.number, lo=0, hi=1, hi_open=True),
+    "nesterov": argcheck.boolean,
+    "betas": _betas,
+    "eps": partial(argcheck.number, lo=0, lo_open=True),
+}
 
 
 class Optimizer:
     """Base class. ``lr`` is a public attribute (the schedules set it each epoch)."""
 
     def __init__(self, model, lr: float, weight_decay=None):
-        self.lr = _check_lr(lr)
+        self.lr = ARG_CHECKS["lr"]("lr", lr)
         self._params = [(name, p, g) for name, p, g in model.parameters()]
         names = [name for name, _, _ in self._params]
         if not names:
             raise ValueError("the model has no parameters to optimize")
         if weight_decay is None:
-            decay = dict(model.weight_decays())
+            decay = dict(getattr(model, "weight_decay", {}))
         elif isinstance(weight_decay, dict):
             unknown = sorted(set(weight_decay) - set(names))
             if unknown:
@@ -63,8 +77,7 @@ class Optimizer:
             if not (isinstance(wd, (int, float, np.floating)) and wd >= 0):
                 raise ValueError(f"weight_decay for {name!r} must be >= 0, got {wd!r}")
         self.weight_decay = {name: float(wd) for name, wd in decay.items() if wd > 0}
-        penalties = model.l2_penalties() if hasattr(model, "l2_penalties") else {}
-        self.l2 = {name: float(v) for name, v in penalties.items() if v > 0}
+        self.l2 = {name: float(v) for name, v in getattr(model, "l2", {}).items() if v > 0}
         self.steps = 0
         self._scratch = {name: np.empty_like(p) for name, p, _ in self._params}
         self._plan = None
@@ -169,7 +182,8 @@ class Optimizer:
                 raise ValueError(f"optimizer buffer {full}: shape {np.shape(arr)}, "
                                  f"expected {target.shape}")
             target[...] = arr
-        self.lr = _check_lr(state["lr"], allow_zero=True)
+        # a saved state may hold lr 0 (a cosine schedule's last epoch)
+        self.lr = argcheck.number("lr", state["lr"], lo=0)
         self.steps = int(state["steps"])
 
     def config(self) -> dict:
@@ -208,10 +222,8 @@ class Momentum(Optimizer):
     def __init__(self, model, lr: float, momentum: float = 0.9, nesterov: bool = False,
                  weight_decay=None):
         super().__init__(model, lr, weight_decay)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = ARG_CHECKS["momentum"]("momentum", momentum)
+        self.nesterov = ARG_CHECKS["nesterov"]("nesterov", nesterov)
         self.velocity = {name: np.zeros_like(p) for name, p, _ in self._params}
 
     def _update(self, p, g, buf, state):
@@ -240,16 +252,8 @@ class Adam(Optimizer):
     def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay=None):
         super().__init__(model, lr, weight_decay)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps!r}")
-        self.betas = (float(b1), float(b2))
-        self.eps = float(eps)
+        self.betas = tuple(ARG_CHECKS["betas"]("betas", betas))
+        self.eps = ARG_CHECKS["eps"]("eps", eps)
         self.exp_avg = {name: np.zeros_like(p) for name, p, _ in self._params}
         self.exp_avg_sq = {name: np.zeros_like(p) for name, p, _ in self._params}
 

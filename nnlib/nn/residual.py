@@ -1,7 +1,7 @@
 """Residual connections (He et al. 2016): ``y = x + branch(x)``."""
 from __future__ import annotations
 
-from .base import Layer, layer_config
+from .base import Layer
 
 
 def _forward(layers, x):
@@ -89,13 +89,9 @@ class Residual(Layer):
         for layer in self.sublayers():
             layer.clear_cache()
 
-    def penalties(self, attr):
-        return {f"{path}.{k}": v for path, layer in self._named_sublayers()
-                for k, v in layer.penalties(attr).items()}
-
     def config(self):
-        return {"type": "Residual", "branch": [layer_config(layer) for layer in self.branch],
-                "projection": ([layer_config(layer) for layer in self.projection]
+        return {"type": "Residual", "branch": [layer.config() for layer in self.branch],
+                "projection": ([layer.config() for layer in self.projection]
                                if self.projection else None)}
 
     @classmethod

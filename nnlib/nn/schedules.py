@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import bisect
 import math
+from functools import partial
 
+from .. import argcheck
+from ..errors import FieldError
 from . import registry
 
 
@@ -53,9 +56,29 @@ class LRSchedule:
         return f"{type(self).__name__}({args})"
 
 
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise ValueError(message)
+def _milestones(name: str, value) -> list[int]:
+    ms = [argcheck.integer(f"{name}[{i}]", v, lo=1)
+          for i, v in enumerate(argcheck.listing(name, value, 1))]
+    for i in range(1, len(ms)):
+        if ms[i] <= ms[i - 1]:
+            raise FieldError(f"{name}[{i}]", ms[i], f"must be > {ms[i - 1]} (milestones must "
+                                                    f"increase)")
+    return ms
+
+
+#: How each constructor argument is checked (``FieldError`` naming it) and normalised: the
+#: constructors apply these, and so does config parsing (``nnlib.lab.config``), at the key path.
+ARG_CHECKS = {
+    "step_size": partial(argcheck.integer, lo=1),
+    "gamma": partial(argcheck.number, lo=0, lo_open=True),
+    "milestones": _milestones,
+    "T_max": partial(argcheck.integer, lo=1),
+    "eta_min": partial(argcheck.number, lo=0),
+}
+
+
+def _checked(**args) -> list:
+    return [ARG_CHECKS[name](name, value) for name, value in args.items()]
 
 
 class ConstantLR(LRSchedule):
@@ -69,11 +92,9 @@ class StepLR(LRSchedule):
     """``lr = base_lr · gamma^(epoch // step_size)``."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        _check(isinstance(step_size, int) and step_size >= 1,
-               f"step_size must be an int >= 1, got {step_size!r}")
-        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        step_size, gamma = _checked(step_size=step_size, gamma=gamma)
         super().__init__(optimizer)
-        self.step_size, self.gamma = step_size, float(gamma)
+        self.step_size, self.gamma = step_size, gamma
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -83,13 +104,9 @@ class MultiStepLR(LRSchedule):
     """``lr = base_lr · gamma^(number of milestones <= epoch)``."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1):
-        milestones = list(milestones)
-        _check(all(isinstance(m, int) and m >= 1 for m in milestones)
-               and milestones == sorted(set(milestones)),
-               f"milestones must be increasing ints >= 1, got {milestones!r}")
-        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        milestones, gamma = _checked(milestones=milestones, gamma=gamma)
         super().__init__(optimizer)
-        self.milestones, self.gamma = milestones, float(gamma)
+        self.milestones, self.gamma = milestones, gamma
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
@@ -99,9 +116,9 @@ class ExponentialLR(LRSchedule):
     """``lr = base_lr · gamma^epoch``."""
 
     def __init__(self, optimizer, gamma: float):
-        _check(gamma > 0, f"gamma must be > 0, got {gamma!r}")
+        (gamma,) = _checked(gamma=gamma)
         super().__init__(optimizer)
-        self.gamma = float(gamma)
+        self.gamma = gamma
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** epoch
@@ -112,10 +129,9 @@ class CosineLR(LRSchedule):
     ``lr = eta_min + (base_lr − eta_min)·(1 + cos(π·epoch/T_max))/2``."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
-        _check(isinstance(T_max, int) and T_max >= 1, f"T_max must be an int >= 1, got {T_max!r}")
-        _check(eta_min >= 0, f"eta_min must be >= 0, got {eta_min!r}")
+        T_max, eta_min = _checked(T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer)
-        self.T_max, self.eta_min = T_max, float(eta_min)
+        self.T_max, self.eta_min = T_max, eta_min
 
     def lr_at(self, epoch):
         return self.eta_min + (self.base_lr - self.eta_min) * (

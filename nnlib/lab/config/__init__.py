@@ -6,18 +6,20 @@ Two input schemas are accepted and give the same ``Config``:
   ``lr_scheduler``, ``metric``, ``"loss function"``, ``train``; keys ``size_list``, ``act_func``,
   ``weight_decay_list``, ``channel_list``, ``kernel_list``, ``linear_size_list``,
   ``linear_weight_decay_list``, ``init_lr``, ``epoch``; type names in any case ("Momentum",
-  "stepLR", "CNN"). Such a config (recognised by any of those report-only keys, or by ``metric`` /
-  ``"loss function"``) defaults to what the report's code did: init "normal0.1" (N(0,1)·0.1),
-  ``data.split`` "report" and ``train.empty_final_step`` true. One report-only key is enough
-  (e.g. ``"epoch"`` instead of ``"epochs"``); state the three fields to override them;
+  "stepLR", "CNN"); ``train.log_iter`` (the report's logging interval) is accepted and checked,
+  and changes nothing. Such a config (recognised by any of those report-only keys, or by
+  ``metric`` / ``"loss function"``) defaults to what the report's code did: init "normal0.1"
+  (N(0,1)·0.1), ``data.split`` "report" and ``train.empty_final_step`` true. One report-only
+  key is enough (e.g. ``"epoch"`` instead of ``"epochs"``); state the three fields to override
+  them;
 * our own, which is what ``Config.to_dict()`` writes::
 
     {"model":     {"type": "mlp", "sizes": [784, 1000, 10], "activation": "leakyrelu",
                    "init": "he", "weight_decay": [0.001, 0.001], "dropout": 0.0},
      "optimizer": {"type": "momentum", "lr": 0.1, "momentum": 0.9, "nesterov": false},
      "schedule":  {"type": "steplr", "step_size": 2, "gamma": 0.1},
-     "train":     {"batch_size": 32, "epochs": 5, "log_iter": 100, "eval_every": null, "seed": 0,
-                   "early_stopping": null, "augmentation": null},
+     "train":     {"batch_size": 32, "epochs": 5, "eval_every": null, "seed": 0,
+                   "early_stopping": null, "augmentation": null, "empty_final_step": false},
      "data":      {"split": "random", "n_train": null, "n_valid": 10000, "split_seed": 0}}
 
   A cnn model has ``channels``, ``kernels`` ([kh, kw] pairs; a bare int k means [k, k]),
@@ -39,11 +41,11 @@ one number, meaning the same value for every layer; missing means zeros.
 ``to_dict()`` keeps only the fields the chosen ``type`` uses (optimizer: sgd → lr; momentum → lr,
 momentum, nesterov; adam → lr, betas, eps. schedule: steplr → step_size, gamma; multisteplr →
 milestones, gamma; exponentiallr → gamma; cosine → T_max, eta_min). In the dataclasses a field the
-chosen type does not use keeps its default (None where the class has none). Giving a field the
-type does not use is an error (it would be silently ignored otherwise). The names a type may take,
-its fields and their defaults are those of the class it builds (``schema``, from the registries of
-``nnlib.nn``); the data section is a ``nnlib.lab.data.DataSpec``, the augmentation an
-``nnlib.lab.augment.Augmentation``.
+chosen type does not use is None. Giving a field the type does not use is an error (it would be
+silently ignored otherwise). The names a type may take and its fields are those of the class it
+builds (``schema`` writes them out, a test compares them with the registries of ``nnlib.nn``),
+its defaults are the class's, and each value is checked by the class's own rules; the data
+section is a ``nnlib.lab.data.DataSpec``, the augmentation an ``nnlib.lab.augment.Augmentation``.
 
 The package: ``checks`` (``ConfigError`` and the value checks), ``schema`` (the dataclasses),
 ``parse`` (both schemas, section by section), ``files`` (``load_config``, ``save_config``),

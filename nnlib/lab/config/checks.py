@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import math
 import re
 from typing import Any
 
+from ... import argcheck
 from ...errors import FieldError, one_line
 
 
@@ -43,49 +43,33 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+@contextlib.contextmanager
+def _at_key_path():
+    """A check's ``FieldError`` (its field is the key path) as a ``ConfigError``."""
+    try:
+        yield
+    except FieldError as exc:
+        fail(exc.field, exc.value, exc.rule)
 
 
 def integer(value, path, lo=None):
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        fail(path, value, "must be an integer")
-    if lo is not None and value < lo:
-        fail(path, value, f"must be >= {lo}")
-    return value
+    with _at_key_path():
+        return argcheck.integer(path, value, lo)
 
 
 def number(value, path, lo=None, hi=None, lo_open=False, hi_open=False):
-    if not is_number(value) or not math.isfinite(value):
-        fail(path, value, "must be a finite number")
-    value = float(value)
-    too_low = lo is not None and (value <= lo if lo_open else value < lo)
-    too_high = hi is not None and (value >= hi if hi_open else value > hi)
-    if too_low or too_high:
-        if hi is None:
-            fail(path, value, f"must be {'>' if lo_open else '>='} {lo:g}")
-        if lo is None:
-            fail(path, value, f"must be {'<' if hi_open else '<='} {hi:g}")
-        fail(path, value, f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}"
-                          f"{')' if hi_open else ']'}")
-    return value
+    with _at_key_path():
+        return argcheck.number(path, value, lo, hi, lo_open, hi_open)
 
 
 def boolean(value, path):
-    if not isinstance(value, bool):
-        fail(path, value, "must be true or false")
-    return value
+    with _at_key_path():
+        return argcheck.boolean(path, value)
 
 
 def listing(value, path, min_len=1):
-    if not isinstance(value, (list, tuple)):
-        fail(path, value, "must be a list")
-    if len(value) < min_len:
-        plural = "y" if min_len == 1 else "ies"
-        fail(path, list(value), f"must have at least {min_len} entr{plural}")
-    return list(value)
+    with _at_key_path():
+        return argcheck.listing(path, value, min_len)
 
 
 def squash(name: str) -> str:

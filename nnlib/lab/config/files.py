@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ...io import write_json
 from .checks import ConfigError
 from .parse import parse
 from .schema import Config
@@ -52,5 +53,4 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
 
 def save_config(config: Config, path: str | os.PathLike) -> None:
     """Write ``config.to_dict()`` as indented JSON (e.g. a run's ``params.json``)."""
-    from ...io import write_json
     write_json(path, config.to_dict())

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...nn import registry
+from ...nn import optim, registry, schedules
 from ...nn.layers import ACTIVATIONS
-from ...nn.models import CONV_DECAYS, INITS, MODELS, conv_output_shape, per_layer
+from ...nn.models import (
+    CONV_DECAYS,
+    INITS,
+    MODELS,
+    conv_stages,
+    linear_widths,
+    per_layer,
+    widths,
+)
 from ...nn.optim import OPTIMIZERS
 from ...nn.schedules import SCHEDULES
 from ..augment import MODES as AUG_MODES
 from ..augment import Augmentation
+from ..callbacks import EARLY_STOPPING_CHECKS
 from ..data import SPLIT_FIELDS, SPLITS, DataSpec
 from . import schema
-from .checks import ConfigError, Section, boolean, choice, fail, integer, is_number, listing, number
+from .checks import ConfigError, Section, boolean, choice, fail, integer, number
 
 # The report's names for our keys (its schema is ours with these aliases and its defaults).
 ALIASES = {"schedule": ("lr_scheduler",), "loss": ("loss function", "loss_function"),
@@ -52,7 +61,8 @@ SECTION_KEYS = {
     "model": _keys(["type", *_union(schema.MODEL_FIELDS)]),
     "optimizer": _keys(["type", *_union(schema.OPTIMIZER_FIELDS)]),
     "schedule": _keys(["type", *_union(schema.SCHEDULE_FIELDS)]),
-    "train": _keys(list(schema.TrainConfig.__dataclass_fields__)),
+    # log_iter: the report's runner's logging interval; accepted (its configs carry it), unused
+    "train": _keys([*schema.TrainConfig.__dataclass_fields__, "log_iter"]),
     "data": _keys(["split", *_union(SPLIT_FIELDS)]),
 }
 ES_KEYS = _keys(schema.EarlyStoppingConfig.__dataclass_fields__)
@@ -60,34 +70,10 @@ AUG_KEYS = _keys(Augmentation.__dataclass_fields__)
 
 
 # ----------------------------------------------------------------------------- field rules
-def _betas(value, path):
-    betas = listing(value, path, 2)
-    if len(betas) != 2:
-        fail(path, betas, "must be a pair [beta1, beta2]")
-    return [number(b, f"{path}[{i}]", lo=0, hi=1, hi_open=True) for i, b in enumerate(betas)]
-
-
-def _milestones(value, path):
-    ms = [integer(v, f"{path}[{i}]", lo=1) for i, v in enumerate(listing(value, path, 1))]
-    for i in range(1, len(ms)):
-        if ms[i] <= ms[i - 1]:
-            fail(f"{path}[{i}]", ms[i], f"must be > {ms[i - 1]} (milestones must increase)")
-    return ms
-
-
-# How a value of each optimizer / schedule parameter is checked (key paths in the messages),
-# and what a missing required one is told to be.
-RULES = {
-    "lr": lambda v, p: number(v, p, lo=0, lo_open=True),
-    "momentum": lambda v, p: number(v, p, lo=0, hi=1, hi_open=True),
-    "nesterov": boolean, "betas": _betas,
-    "eps": lambda v, p: number(v, p, lo=0, lo_open=True),
-    "step_size": lambda v, p: integer(v, p, lo=1),
-    "gamma": lambda v, p: number(v, p, lo=0, lo_open=True),
-    "milestones": _milestones,
-    "T_max": lambda v, p: integer(v, p, lo=1),
-    "eta_min": lambda v, p: number(v, p, lo=0),
-}
+# An optimizer's or schedule's parameter is checked by the class's own rule (``ARG_CHECKS`` of
+# ``nnlib.nn.optim`` / ``nnlib.nn.schedules``, which its constructor applies too); what a missing
+# required one is told to be:
+ARG_CHECKS = {**optim.ARG_CHECKS, **schedules.ARG_CHECKS}
 HINTS = {"lr": "a number > 0", "gamma": "a number > 0", "step_size": "an integer >= 1 (epochs)",
          "milestones": "increasing epochs, e.g. [5, 10]"}
 # A config must state these even where the class has a default (Adam's lr=1e-3): the report's
@@ -97,13 +83,13 @@ REQUIRED_IN_CONFIG = ("lr",)
 
 def _typed(sec: Section, kind: str, defaults: dict, derived: dict) -> dict[str, Any]:
     """The fields of ``kind`` (given, derived or the constructor's default), each checked by
-    its rule in ``RULES`` (every parameter of a registered class has one; a test checks)."""
+    its class's rule in ``ARG_CHECKS`` (every parameter of a registered class has one; a test
+    checks)."""
     out: dict[str, Any] = {"type": kind}
     for name, default in defaults[kind].items():
-        if sec.has(name):
-            out[name] = RULES[name](sec.get(name), sec.where(name))
-        elif name in derived:
-            out[name] = RULES[name](derived[name], sec.where(name))
+        if sec.has(name) or name in derived:
+            with sec.checked_by_library():
+                out[name] = ARG_CHECKS[name](name, sec.get(name, derived.get(name)))
         elif default is registry.REQUIRED or name in REQUIRED_IN_CONFIG:
             sec.require(name, HINTS.get(name, "see the class's parameters"))
         else:
@@ -112,19 +98,16 @@ def _typed(sec: Section, kind: str, defaults: dict, derived: dict) -> dict[str, 
 
 
 # ----------------------------------------------------------------------------- sections
-def _sizes(value, path, min_len):
-    return [integer(v, f"{path}[{i}]", lo=1) for i, v in enumerate(listing(value, path, min_len))]
-
-
 def _decays(sec: Section, key: str, n: int, what: str):
-    value = sec.get(key)
-    if is_number(value):
-        value = number(value, sec.where(key), lo=0)
-    elif value is not None:
-        value = [number(v, f"{sec.where(key)}[{i}]", lo=0)
-                 for i, v in enumerate(listing(value, sec.where(key), min_len=0))]
     with sec.checked_by_library():
-        return per_layer(value, n, key, what)
+        return per_layer(sec.get(key), n, key, what)
+
+
+def _mnist_classes(sec: Section, key: str, sizes: list[int]) -> None:
+    # The shape rules are the builders' (mlp, cnn); these are MNIST's: 784 pixels, 10 classes.
+    if sizes[-1] != schema.N_CLASSES:
+        fail(f"{sec.where(key)}[{len(sizes) - 1}]", sizes[-1],
+             f"must be {schema.N_CLASSES} (MNIST classes)")
 
 
 def parse_model(raw, path, report: bool) -> Any:
@@ -140,44 +123,27 @@ def parse_model(raw, path, report: bool) -> Any:
                      hi_open=True)
     batchnorm = boolean(sec.get("batchnorm", default["batchnorm"]), sec.where("batchnorm"))
     if kind == "mlp":
-        p = sec.where("sizes")
-        sizes = _sizes(sec.require("sizes", "e.g. [784, 1000, 10]"), p, 2)
+        raw_sizes = sec.require("sizes", "e.g. [784, 1000, 10]")
+        with sec.checked_by_library():
+            sizes = widths("sizes", raw_sizes)
         if sizes[0] != schema.N_PIXELS:
-            fail(f"{p}[0]", sizes[0], f"must be {schema.N_PIXELS} (28×28 MNIST pixels)")
-        if sizes[-1] != schema.N_CLASSES:
-            fail(f"{p}[{len(sizes) - 1}]", sizes[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
+            fail(f"{sec.where('sizes')}[0]", sizes[0],
+                 f"must be {schema.N_PIXELS} (28×28 MNIST pixels)")
+        _mnist_classes(sec, "sizes", sizes)
         wd = _decays(sec, "weight_decay", len(sizes) - 1, "Linear layer")
         return schema.ModelConfig(type="mlp", sizes=sizes, activation=act, init=init,
                                   weight_decay=wd, dropout=dropout, batchnorm=batchnorm)
 
-    p = sec.where("channels")
-    channels = _sizes(sec.require("channels", "e.g. [1, 6, 16]"), p, 2)
-    if channels[0] != 1:
-        fail(f"{p}[0]", channels[0], "must be 1 (MNIST images have one channel)")
-    p = sec.where("kernels")
-    raw_kernels = listing(sec.require("kernels", "e.g. [[5, 5], [5, 5]]"), p, 1)
-    if len(raw_kernels) != len(channels) - 1:
-        fail(p, raw_kernels, f"must have {len(channels) - 1} entries (one per conv layer, "
-                             f"len({sec.where('channels')}) - 1)")
-    kernels = []
-    for i, k in enumerate(raw_kernels):
-        if isinstance(k, (list, tuple)):
-            if len(k) != 2:
-                fail(f"{p}[{i}]", k, "must be an int or an [height, width] pair")
-            kernels.append([integer(v, f"{p}[{i}][{j}]", lo=1) for j, v in enumerate(k)])
-        else:
-            k = integer(k, f"{p}[{i}]", lo=1)
-            kernels.append([k, k])
-    padding = integer(sec.get("padding", default["padding"]), sec.where("padding"), lo=0)
+    raw_channels = sec.require("channels", "e.g. [1, 6, 16]")
+    raw_kernels = sec.require("kernels", "e.g. [[5, 5], [5, 5]]")
     with sec.checked_by_library():
-        c, h, w = conv_output_shape(channels, kernels, padding)
-    p = sec.where("linear_sizes")
-    linear = _sizes(sec.require("linear_sizes", f"e.g. [{c * h * w}, 128, 10]"), p, 2)
-    if linear[0] != c * h * w:
-        fail(f"{p}[0]", linear[0], f"must be {c * h * w} (flattened conv output: {c} channels "
-                                   f"× {h}×{w} after {len(kernels)} conv+pool stages)")
-    if linear[-1] != schema.N_CLASSES:
-        fail(f"{p}[{len(linear) - 1}]", linear[-1], f"must be {schema.N_CLASSES} (MNIST classes)")
+        channels, kernels, padding, (c, h, w) = conv_stages(
+            raw_channels, raw_kernels, sec.get("padding", default["padding"]),
+            (1, schema.IMAGE_SIZE, schema.IMAGE_SIZE))
+    raw_linear = sec.require("linear_sizes", f"e.g. [{c * h * w}, 128, 10]")
+    with sec.checked_by_library():
+        linear = linear_widths(raw_linear, (c, h, w))
+    _mnist_classes(sec, "linear_sizes", linear)
     conv_decay = choice(sec.get("conv_decay", default["conv_decay"]), sec.where("conv_decay"),
                         CONV_DECAYS)
     blocks = sec.get("residual_blocks", default["residual_blocks"])
@@ -232,18 +198,17 @@ def parse_train(raw, path, report: bool) -> schema.TrainConfig:
     for key in ("batch_size", "epochs", "log_iter"):
         if sec.has(key):
             out[key] = integer(sec.get(key), sec.where(key), lo=1)
+    out.pop("log_iter", None)
     if sec.get("eval_every") is not None:
         out["eval_every"] = integer(sec.get("eval_every"), sec.where("eval_every"), lo=1)
     if sec.has("seed"):
         out["seed"] = integer(sec.get("seed"), sec.where("seed"), lo=0)
     e = _subsection(sec, "early_stopping", ES_KEYS, '{"patience": 2}')
     if e is not None:
-        es = {"patience": integer(e.require("patience", "an integer >= 1"), e.where("patience"),
-                                  lo=1)}
-        es.update({k: boolean(e.get(k), e.where(k)) for k in ("restore_best",) if e.has(k)})
-        es.update({k: number(e.get(k), e.where(k), lo=0) for k in ("min_delta",) if e.has(k)})
-        out["early_stopping"] = schema.EarlyStoppingConfig(
-            **{**schema.EARLY_STOPPING_DEFAULTS, **es})
+        e.require("patience", "an integer >= 1")
+        with e.checked_by_library():
+            out["early_stopping"] = schema.EarlyStoppingConfig(
+                **{k: EARLY_STOPPING_CHECKS[k](k, e.get(k)) for k in ES_KEYS if e.has(k)})
     a = _subsection(sec, "augmentation", AUG_KEYS, '{"mode": "append"}')
     if a is not None:
         # every field but the mode is a number (rotate, shift, p, elastic_alpha, elastic_sigma)

@@ -1,17 +1,19 @@
-"""Our config schema as frozen dataclasses, and ``Config`` with ``to_dict()`` and ``key()``.
+"""Our config schema as frozen dataclasses, and ``Config`` with ``to_dict()``.
 
-The model, optimizer and schedule sections are generated from the registries of what they
-build (``nnlib.nn.models.MODELS``, ``nnlib.nn.optim.OPTIMIZERS``, ``nnlib.nn.schedules.SCHEDULES``):
-their fields are the constructors' parameters and their defaults the constructors' defaults, so
-adding a type or a parameter there is all it takes. A field the chosen type does not use keeps
-its default (None where the constructor has none). The data section is a
-``nnlib.lab.data.DataSpec``, the augmentation a ``nnlib.lab.augment.Augmentation``.
+The model, optimizer and schedule sections hold the union of the fields of the types they may
+name; ``MODEL_FIELDS``, ``OPTIMIZER_FIELDS`` and ``SCHEDULE_FIELDS`` say which fields each type
+uses. Those fields are the parameters of the classes the registries build
+(``nnlib.nn.models.MODELS``, ``nnlib.nn.optim.OPTIMIZERS``, ``nnlib.nn.schedules.SCHEDULES``), and
+a type's defaults are its constructor's own (``*_DEFAULTS``, read from the signatures):
+``tests/test_registry.py`` fails when a constructor gains a parameter the schema does not name,
+so a new parameter changes no config key until it is written here. A field the chosen type does
+not use stays None. The data section is a ``nnlib.lab.data.DataSpec``, the augmentation a
+``nnlib.lab.augment.Augmentation``.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,87 +23,118 @@ from ...nn.models import BUILD_ARGS, MODELS, conv_output_shape
 from ...nn.optim import NOT_CONFIG, OPTIMIZERS
 from ...nn.schedules import SCHEDULES
 from ..augment import Augmentation
-from ..callbacks import EarlyStopping
 from ..data import SPLIT_FIELDS, DataSpec
 
 IMAGE_SIZE = 28
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 N_CLASSES = 10
 
-
-def _fields_by_type(table: dict, skip=(), target_first: bool = True) -> dict[str, dict]:
-    """``{type: {field: default}}``; ``target_first``: the constructor's first parameter is what
-    it works on (the model, the optimizer), not a config field."""
-    return {kind: dict(list(registry.fields(cls, skip).items())[1 if target_first else 0:])
-            for kind, cls in table.items()}
-
-
-MODEL_DEFAULTS = _fields_by_type(MODELS, BUILD_ARGS, target_first=False)
-OPTIMIZER_DEFAULTS = _fields_by_type(OPTIMIZERS, NOT_CONFIG)
-SCHEDULE_DEFAULTS = _fields_by_type(SCHEDULES)
-# Fields each type uses (besides "type"); drives to_dict(), "not used by" errors and overrides.
-MODEL_FIELDS = {k: tuple(v) for k, v in MODEL_DEFAULTS.items()}
-OPTIMIZER_FIELDS = {k: tuple(v) for k, v in OPTIMIZER_DEFAULTS.items()}
-SCHEDULE_FIELDS = {k: tuple(v) for k, v in SCHEDULE_DEFAULTS.items()}
+#: The fields each type uses (besides ``type``), in its constructor's parameter order; drives
+#: ``to_dict()``, the "not used by" errors and overrides.
+MODEL_FIELDS = {
+    "mlp": ("sizes", "activation", "init", "weight_decay", "dropout", "batchnorm"),
+    "cnn": ("channels", "kernels", "linear_sizes", "activation", "init", "weight_decay",
+            "linear_weight_decay", "padding", "dropout", "conv_decay", "batchnorm",
+            "residual_blocks"),
+}
+OPTIMIZER_FIELDS = {"sgd": ("lr",), "momentum": ("lr", "momentum", "nesterov"),
+                    "adam": ("lr", "betas", "eps")}
+SCHEDULE_FIELDS = {"steplr": ("step_size", "gamma"), "multisteplr": ("milestones", "gamma"),
+                   "exponentiallr": ("gamma",), "cosine": ("T_max", "eta_min"), "none": ()}
 
 
-def _describe(by_type: dict[str, dict]) -> str:
-    """One line per type: its fields with their defaults (what ``help()`` shows)."""
-    def show(default):
-        return "required" if default is registry.REQUIRED else repr(default)
-    return "\n".join(f"    {kind}: " + (", ".join(f"{k}={show(d)}" for k, d in fields.items())
-                                          or "(no fields)")
-                     for kind, fields in by_type.items())
+def _defaults(table: dict, fields: dict, skip=(), target_first: bool = True) -> dict[str, dict]:
+    """``{type: {field: the constructor's default or registry.REQUIRED}}``; ``target_first``:
+    the constructor's first parameter is what it works on (the model, the optimizer)."""
+    out = {}
+    for kind, cls in table.items():
+        params = registry.fields(cls, skip)
+        if target_first:
+            params.pop(next(iter(params)))
+        out[kind] = {name: params[name] for name in fields[kind]}
+    return out
 
 
-def _section(name: str, by_type: dict[str, dict], kind_default: str, doc: str,
-             namespace: dict | None = None):
-    """A frozen dataclass with ``type`` and the union of the types' fields. Config parsing fills
-    in the fields of the chosen type (given or the type's default); the others stay None."""
-    names = list(dict.fromkeys(k for fields in by_type.values() for k in fields))
-    spec: list = [("type", str, field(default=kind_default))]
-    spec += [(key, Any, field(default=None)) for key in names]
-    cls = dataclasses.make_dataclass(name, spec, frozen=True, namespace=namespace or {})
-    cls.__doc__ = f"{doc}\n\nFields by type (with the class's defaults):\n{_describe(by_type)}"
-    cls.__module__ = __name__
-    return cls
+MODEL_DEFAULTS = _defaults(MODELS, MODEL_FIELDS, BUILD_ARGS, target_first=False)
+OPTIMIZER_DEFAULTS = _defaults(OPTIMIZERS, OPTIMIZER_FIELDS, NOT_CONFIG)
+SCHEDULE_DEFAULTS = _defaults(SCHEDULES, SCHEDULE_FIELDS)
 
 
-def _conv_output_shape(self) -> tuple[int, int, int]:
-    """(C, H, W) after the last conv+pool stage of a cnn (its flatten size is C·H·W)."""
-    if self.type != "cnn":
-        raise ValueError("conv_output_shape() needs a cnn model")
-    return conv_output_shape(self.channels, self.kernels, self.padding)
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape: the parameters of ``nnlib.mlp`` or ``nnlib.cnn`` (``MODEL_FIELDS``).
+
+    mlp: ``sizes`` (required), ``activation`` ("relu"), ``init`` ("he"), ``weight_decay`` (one
+    entry per Linear layer), ``dropout`` (0.0), ``batchnorm`` (False).
+    cnn: ``channels``, ``kernels`` ([kh, kw] pairs), ``linear_sizes`` (required),
+    ``activation``, ``init``, ``weight_decay`` (one entry per conv layer),
+    ``linear_weight_decay`` (one per Linear layer), ``padding`` (0), ``dropout``,
+    ``conv_decay`` ("decoupled"; "double" decays the conv kernels as the report's code did),
+    ``batchnorm``, ``residual_blocks`` (0, or one count per conv stage).
+    """
+    type: str = "mlp"
+    sizes: list[int] | None = None
+    activation: str | None = None
+    init: str | None = None
+    weight_decay: list[float] | None = None
+    dropout: float | None = None
+    batchnorm: bool | None = None
+    channels: list[int] | None = None
+    kernels: list[list[int]] | None = None
+    linear_sizes: list[int] | None = None
+    linear_weight_decay: list[float] | None = None
+    padding: int | None = None
+    conv_decay: str | None = None
+    residual_blocks: int | list[int] | None = None
+
+    def conv_output_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) after the last conv+pool stage of a cnn (its flatten size is C·H·W)."""
+        if self.type != "cnn":
+            raise ValueError("conv_output_shape() needs a cnn model")
+        return conv_output_shape(self.channels, self.kernels, self.padding)
 
 
-ModelConfig = _section(
-    "ModelConfig", MODEL_DEFAULTS, "mlp",
-    "Network shape: the parameters of ``nnlib.mlp`` (``sizes``, ...) or ``nnlib.cnn``\n"
-    "(``channels``, ``kernels``, ``padding``, ``linear_sizes``, ...). ``weight_decay`` has one\n"
-    "entry per Linear layer (mlp) or per conv layer (cnn); ``linear_weight_decay`` one per Linear\n"
-    "layer of a cnn; ``conv_decay`` \"double\" decays the conv kernels as the report's code did.",
-    {"conv_output_shape": _conv_output_shape})
-OptimizerConfig = _section(
-    "OptimizerConfig", OPTIMIZER_DEFAULTS, "sgd",
-    "sgd, momentum (v = μ·v + g; p -= lr·v; optional Nesterov) or adam: the parameters of the\n"
-    "``nnlib.nn.optim.OPTIMIZERS`` classes.")
-ScheduleConfig = _section(
-    "ScheduleConfig", SCHEDULE_DEFAULTS, "none",
-    "Learning-rate schedule stepped once per epoch: the parameters of the\n"
-    "``nnlib.nn.schedules.SCHEDULES`` classes (cosine's ``T_max`` defaults to train.epochs).")
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """The parameters of the ``nnlib.nn.optim.OPTIMIZERS`` classes (``OPTIMIZER_FIELDS``).
+
+    sgd: ``lr``. momentum (v = μ·v + g; p −= lr·v; optional Nesterov): ``lr``, ``momentum``
+    (0.9), ``nesterov`` (False). adam: ``lr``, ``betas`` ([0.9, 0.999]), ``eps`` (1e-8).
+    A config must state ``lr`` for every type.
+    """
+    type: str = "sgd"
+    lr: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    betas: list[float] | None = None
+    eps: float | None = None
 
 
-# train.early_stopping: the parameters of the EarlyStopping callback it builds (its ``monitor``
-# stays the validation accuracy, the report's criterion).
-EARLY_STOPPING_DEFAULTS = registry.fields(EarlyStopping, skip=("monitor",))
-EarlyStoppingConfig = dataclasses.make_dataclass(
-    "EarlyStoppingConfig",
-    [(k, Any, field(default=None if d is registry.REQUIRED else d))
-     for k, d in EARLY_STOPPING_DEFAULTS.items()], frozen=True)
-EarlyStoppingConfig.__module__ = __name__
-EarlyStoppingConfig.__doc__ = ("Stop after ``patience`` epochs without a validation improvement "
-                               "> ``min_delta``: the parameters of "
-                               "``nnlib.lab.callbacks.EarlyStopping``.")
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule stepped once per epoch: the parameters of the
+    ``nnlib.nn.schedules.SCHEDULES`` classes (``SCHEDULE_FIELDS``).
+
+    steplr: ``step_size``, ``gamma`` (0.1). multisteplr: ``milestones``, ``gamma`` (0.1).
+    exponentiallr: ``gamma``. cosine: ``T_max`` (defaults to train.epochs), ``eta_min`` (0.0).
+    none: no fields.
+    """
+    type: str = "none"
+    step_size: int | None = None
+    gamma: float | None = None
+    milestones: list[int] | None = None
+    T_max: int | None = None
+    eta_min: float | None = None
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """train.early_stopping: stop after ``patience`` epochs without a validation-accuracy
+    improvement > ``min_delta``; the parameters of ``nnlib.lab.callbacks.EarlyStopping`` (its
+    ``monitor`` stays the validation accuracy, the report's criterion)."""
+    patience: int = 2
+    restore_best: bool = True
+    min_delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +148,6 @@ class TrainConfig:
     """
     batch_size: int = 32
     epochs: int = 5
-    log_iter: int = 100
     eval_every: int | None = None
     seed: int = 0
     early_stopping: EarlyStoppingConfig | None = None
@@ -125,7 +157,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """A whole experiment. ``to_dict()`` is our schema; ``key()`` a short stable hash of it."""
+    """A whole experiment. ``to_dict()`` is our schema (a run's key hashes it)."""
     model: ModelConfig
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -143,13 +175,8 @@ class Config:
             "data": {"split": d.split, **_pick(d, SPLIT_FIELDS[d.split])},
         }
 
-    def key(self, length: int = 12) -> str:
-        """First ``length`` hex digits of sha256 over the canonical JSON of ``to_dict()``."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-    def __hash__(self) -> int:
-        return hash(self.key())
+    def __hash__(self) -> int:  # the dataclass's own would hash the (unhashable) lists
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
 
 def _pick(obj, names) -> dict[str, Any]:
