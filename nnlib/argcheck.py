@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from .errors import FieldError
 
 
@@ -21,9 +23,13 @@ def is_number(value) -> bool:
 def number(name: str, value, lo=None, hi=None, lo_open: bool = False,
            hi_open: bool = False) -> float:
     """A finite real number in the range ``lo``..``hi`` (open ends where asked), as a float."""
-    if not is_number(value) or not math.isfinite(value):
+    try:
+        clean = float(value) if is_number(value) else math.nan
+    except OverflowError:  # an int beyond float's range (1e309 written without the e)
+        clean = math.inf
+    if not math.isfinite(clean):
         raise FieldError(name, value, "must be a finite number")
-    value = float(value)
+    value = clean
     too_low = lo is not None and (value <= lo if lo_open else value < lo)
     too_high = hi is not None and (value >= hi if hi_open else value > hi)
     if too_low or too_high:
@@ -54,7 +60,12 @@ def boolean(name: str, value) -> bool:
 
 
 def listing(name: str, value, min_len: int = 1) -> list:
-    """A list (or tuple) with at least ``min_len`` entries, as a list."""
+    """A list (or tuple, range, NumPy array) with at least ``min_len`` entries, as a list (an
+    array's entries as Python numbers)."""
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        value = value.tolist()
+    elif isinstance(value, range):
+        value = list(value)
     if not isinstance(value, (list, tuple)):
         raise FieldError(name, value, "must be a list")
     if len(value) < min_len:

@@ -20,50 +20,79 @@ import ast
 import hashlib
 from pathlib import Path
 
-__all__ = ["PACKAGE", "PACKAGE_DIR", "closure", "source_hash"]
+__all__ = ["PACKAGE", "PACKAGE_DIR", "closure", "imports", "module_file", "module_name",
+           "source_hash"]
 
 PACKAGE = "nnlib"
 #: This package's folder (a test passes a copy of it instead).
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _module_file(name: str, package_dir: Path) -> Path | None:
-    """``nnlib.lab.train`` → ``<package_dir>/lab/train.py`` (or ``.../train/__init__.py``)."""
+def module_file(name: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """``nnlib.lab.train`` → ``<package_dir>/lab/train.py`` (or ``.../train/__init__.py``); None
+    if ``name`` is not a module of the package (the folder's name is the package's)."""
     parts = name.split(".")
-    if parts[0] != PACKAGE:
+    if parts[0] != Path(package_dir).name:
         return None
-    base = package_dir.joinpath(*parts[1:])
+    base = Path(package_dir).joinpath(*parts[1:])
     for path in (base / "__init__.py", base.with_suffix(".py")):
         if path.is_file():
             return path
     return None
 
 
-def _is_package(path: Path) -> bool:
-    return path.name == "__init__.py"
+def module_name(path: Path, package_dir: Path = PACKAGE_DIR) -> str:
+    """The dotted name of the module in ``path`` (a package's ``__init__.py`` → the package)."""
+    parts = Path(path).relative_to(Path(package_dir).parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imported(tree: ast.AST, name: str, is_package: bool, package_dir: Path) -> set[str]:
-    """Names of nnlib modules ``tree`` (module ``name``) imports, anywhere in its body."""
-    here = name.split(".") if is_package else name.split(".")[:-1]  # the module's own package
-    found = set()
-    for node in ast.walk(tree):
+def _is_type_checking(test: ast.expr) -> bool:
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _import_nodes(nodes):
+    """Every Import/ImportFrom in or below ``nodes``, skipping the body of
+    ``if TYPE_CHECKING:`` (it never runs; its ``else`` does)."""
+    for node in nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            yield from _import_nodes(node.orelse)
+        else:
+            yield from _import_nodes(ast.iter_child_nodes(node))
+
+
+def imports(path: Path, package_dir: Path = PACKAGE_DIR):
+    """The package's own imports in one file, anywhere in it: ``(target, name, line)`` per
+    imported name, ``target`` being the module whose code the import runs (``from .x import y``
+    → ``pkg.x``; ``from . import sub`` → ``pkg.sub`` when that is a module, else the package;
+    ``import pkg.x`` → ``pkg.x``, name None). ``target`` may name no module (``from pkg.m import
+    attr`` where ``pkg.m`` is a module is fine; a misspelt one is left to Python)."""
+    package_dir = Path(package_dir)
+    path = Path(path)
+    name = module_name(path, package_dir)
+    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    top = package_dir.name
+    for node in _import_nodes([ast.parse(path.read_bytes(), filename=str(path))]):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if node.level - 1 >= len(here):
-                    continue  # above the top package: not ours
-                base = here[:len(here) - (node.level - 1)]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
-            # `from pkg import sub` imports the module pkg.sub when there is one; `source`
-            # itself counts when a name is taken from it (a name its __init__ defines)
             for alias in node.names:
-                sub = f"{source}.{alias.name}"
-                found.add(sub if _module_file(sub, package_dir) else source)
-    return {m for m in found if m.split(".")[0] == PACKAGE}
+                if alias.name.split(".")[0] == top:
+                    yield alias.name, None, node.lineno
+            continue
+        if node.level:
+            if node.level - 1 >= len(here):
+                continue  # above the top package: not ours
+            base = here[:len(here) - (node.level - 1)]
+            source = ".".join(base + ([node.module] if node.module else []))
+        else:
+            source = node.module or ""
+        if source.split(".")[0] != top:
+            continue
+        for alias in node.names:
+            sub = f"{source}.{alias.name}"
+            yield (sub if module_file(sub, package_dir) else source), alias.name, node.lineno
 
 
 def closure(roots, package_dir=PACKAGE_DIR) -> list[Path]:
@@ -73,19 +102,18 @@ def closure(roots, package_dir=PACKAGE_DIR) -> list[Path]:
     package_dir = Path(package_dir)
     todo, seen, files = list(roots), set(), {}
     for root in roots:
-        if _module_file(root, package_dir) is None:
+        if module_file(root, package_dir) is None:
             raise ValueError(f"{root!r} is not a module of {package_dir}")
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
-        path = _module_file(name, package_dir)
+        path = module_file(name, package_dir)
         if path is None:  # an attribute imported from a module, not a module: nothing to follow
             continue
         files[name] = path
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-        todo += _imported(tree, name, _is_package(path), package_dir)
+        todo += [target for target, _, _ in imports(path, package_dir)]
     return sorted(set(files.values()))
 
 

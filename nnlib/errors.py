@@ -13,7 +13,9 @@ class FieldError(ValueError):
 
     def __init__(self, field: str, value, rule: str):
         self.field, self.value, self.rule = field, value, rule
-        super().__init__(f"{field}: {value!r} {rule}")
+        text = repr(value)
+        text = text if len(text) <= 80 else text[:77] + "..."  # a huge value: its start
+        super().__init__(f"{field}: {text} {rule}")
 
 
 def one_line(error, limit: int | None = 300) -> str:

@@ -162,5 +162,69 @@ def test_a_model_file_with_a_bad_decay_map_names_it(tmp_path):
     header["weight_decay"] = {"9.W": 0.1}
     arrays["__header__"] = np.array(json.dumps(header))
     np.savez(path, **arrays)
-    with pytest.raises(ValueError, match=r"m\.npz: inconsistent.*weight_decay must map"):
+    with pytest.raises(ValueError, match=r"m\.npz: inconsistent.*weight_decay: '9\.W' names no "
+                                         r"parameter"):
         load(path)
+
+
+def test_a_huge_integer_is_a_clean_error_at_its_key_path():
+    raw = _config("optimizer", "sgd", "lr", 10**400)
+    with pytest.raises(ConfigError, match=r"^optimizer\.lr: 1000.*\.\.\. must be a finite number$"):
+        load_config(raw)
+
+
+def test_arrays_and_ranges_are_lists_to_the_builders_and_optimizers():
+    a = mlp(np.array([4, 3, 2]), weight_decay=np.array([0.1, 0.0]), rng=np.random.default_rng(0))
+    b = mlp(range(4, 1, -1), weight_decay=[0.1, 0.0], rng=np.random.default_rng(0))
+    assert a.weight_decay == b.weight_decay == {"1.W": 0.1}
+    np.testing.assert_array_equal(a[1].params["W"], b[1].params["W"])
+    assert OPTIMIZERS["adam"](a, betas=np.array([0.8, 0.9])).betas == (0.8, 0.9)
+    sched = SCHEDULES["multisteplr"](OPTIMIZERS["sgd"](a, 0.1), np.array([2, 4]))
+    assert sched.milestones == [2, 4]
+
+
+@pytest.mark.parametrize("value, field, rule", [
+    ([1, 2, 3], "residual_blocks", "must be one int or 2 entries (one per conv stage)"),
+    ([1, -1], "residual_blocks[1]", "must be >= 0"),
+    (1.5, "residual_blocks", "must be an integer"),
+])
+def test_residual_blocks_have_one_rule(value, field, rule):
+    args = {"channels": [1, 6, 16], "kernels": [5, 5], "linear_sizes": [256, 10],
+            "residual_blocks": value}
+    with pytest.raises(FieldError) as built:
+        cnn(**args)
+    assert (built.value.field, built.value.rule) == (field, rule)
+    with pytest.raises(ConfigError) as parsed:
+        load_config({"model": {"type": "cnn", **args}, "optimizer": {"type": "sgd", "lr": 0.1}})
+    assert str(parsed.value).startswith(f"model.{field}: ") and str(parsed.value).endswith(rule)
+
+
+def test_dropout_has_one_rule_under_each_name():
+    from nnlib.nn.layers import Dropout
+    with pytest.raises(FieldError, match=r"^p: 1\.0 must be in \[0, 1\)$"):
+        Dropout(1.0)
+    with pytest.raises(FieldError, match=r"^dropout: 1\.0 must be in \[0, 1\)$"):
+        mlp([4, 3, 2], dropout=1.0)
+    with pytest.raises(ConfigError, match=r"^model\.dropout: 1\.0 must be in \[0, 1\)$"):
+        load_config({"model": {"type": "mlp", "sizes": [784, 10], "dropout": 1.0},
+                     "optimizer": {"type": "sgd", "lr": 0.1}})
+
+
+def test_weight_decay_is_the_models_and_the_optimizer_checks_the_map():
+    model = mlp([4, 3, 2], weight_decay=[0.1, 0.2])
+    with pytest.raises(AttributeError, match=r"model\.weight_decay"):
+        model[1].weight_decay = 0.3  # a layer attribute would be read by nothing
+    assert OPTIMIZERS["sgd"](model, 0.1).weight_decay == {"1.W": 0.1, "3.W": 0.2}
+    model.weight_decay = {"2.W": 0.1}  # layers moved, the name went stale
+    with pytest.raises(FieldError, match=r"^weight_decay: '2\.W' names no parameter"):
+        OPTIMIZERS["sgd"](model, 0.1)
+    model.weight_decay = {"1.b": 0.1}
+    with pytest.raises(FieldError, match="is not a weight"):
+        OPTIMIZERS["sgd"](model, 0.1)
+    model.weight_decay = {}
+    for bad in (True, float("inf"), -0.1):
+        with pytest.raises(FieldError, match=r"^weight_decay: "):
+            OPTIMIZERS["sgd"](model, 0.1, weight_decay=bad)
+    model.l2 = {"1.W": -1.0}
+    with pytest.raises(FieldError, match=r"^l2\['1\.W'\]: -1\.0 must be >= 0$"):
+        OPTIMIZERS["sgd"](model, 0.1)

@@ -549,6 +549,8 @@ def test_log_iter_of_the_reports_schema_is_accepted_checked_and_dropped():
     raw["train"]["log_iter"] = 0
     with pytest.raises(ConfigError, match=r"train\.log_iter: 0 must be >= 1"):
         load_config(raw)
+    with pytest.raises(ConfigError, match=r"'train\.log_iter': no longer part of the config"):
+        with_overrides(cfg, {"train.log_iter": 5})
 
 
 def test_config_is_frozen():

@@ -1,16 +1,16 @@
-"""nnlib's own import graph, read from the source with ast: no cycles, no private names
+"""nnlib's own import graph, read from the source with ast (``nnlib.codehash.imports``, the
+resolver the run cache's closure uses): no cycles, imports only down the tiers, no private names
 borrowed from another module.
 
 Every ``import``/``from ... import`` counts, at module level or inside a function (a function-level
-import runs when the function does), except under ``if TYPE_CHECKING:`` (never runs). As in
-:mod:`nnlib.codehash`, a package's ``__init__`` counts only where something is imported *from* it
-(``from .. import x`` with ``x`` not a module): Python runs ``nnlib/__init__.py`` before any
-submodule, so counting parents would make every module a trivial cycle with ``nnlib``.
-``codehash`` has no public resolver and keeps no line numbers, hence the small one here.
+import runs when the function does), except under ``if TYPE_CHECKING:`` (never runs). A package's
+``__init__`` counts only where something is imported *from* it (``from .. import x`` with ``x``
+not a module): Python runs ``nnlib/__init__.py`` before any submodule, so counting parents would
+make every module a trivial cycle with ``nnlib``. A private *module* (``lab/_sampling.py``,
+``_version.py``) may be imported within its package; its names are public to it.
 """
 from __future__ import annotations
 
-import ast
 import itertools
 import textwrap
 from pathlib import Path
@@ -18,71 +18,9 @@ from pathlib import Path
 import pytest
 
 from nnlib import codehash
+from nnlib.codehash import imports, module_file, module_name
 
 PKG_DIR = codehash.PACKAGE_DIR
-
-
-def module_file(name: str, package_dir: Path) -> Path | None:
-    """``pkg.lab.train`` → ``<package_dir>/lab/train.py`` (or ``.../train/__init__.py``); None
-    if ``name`` is not a module of the package."""
-    parts = name.split(".")
-    if parts[0] != package_dir.name:
-        return None
-    base = package_dir.joinpath(*parts[1:])
-    for path in (base / "__init__.py", base.with_suffix(".py")):
-        if path.is_file():
-            return path
-    return None
-
-
-def module_name(path: Path, package_dir: Path) -> str:
-    parts = path.relative_to(package_dir.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
-
-
-def _import_nodes(nodes):
-    """Every Import/ImportFrom in or below ``nodes``, skipping the body of
-    ``if TYPE_CHECKING:`` (its ``else`` runs)."""
-    for node in nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
-            yield from _import_nodes(node.orelse)
-        else:
-            yield from _import_nodes(ast.iter_child_nodes(node))
-
-
-def imports(path: Path, package_dir: Path):
-    """The package-internal imports of one file: ``(target module, imported name or None,
-    line)``, one per imported name. ``target`` is the module whose code the import runs
-    (``from .x import y`` → ``pkg.x``; ``from . import sub`` → ``pkg.sub`` if a module,
-    else the package)."""
-    name = module_name(path, package_dir)
-    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    top = package_dir.name
-    for node in _import_nodes([ast.parse(path.read_bytes(), filename=str(path))]):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == top:
-                    yield alias.name, None, node.lineno
-            continue
-        if node.level:
-            if node.level - 1 >= len(here):
-                continue  # above the top package: not ours
-            base = here[:len(here) - (node.level - 1)]
-            source = ".".join(base + ([node.module] if node.module else []))
-        else:
-            source = node.module or ""
-        if source.split(".")[0] != top:
-            continue
-        for alias in node.names:
-            sub = f"{source}.{alias.name}"
-            yield (sub if module_file(sub, package_dir) else source), alias.name, node.lineno
 
 
 def import_graph(package_dir: Path = PKG_DIR) -> dict[str, dict[str, list[str]]]:
@@ -156,6 +94,40 @@ def private_imports(package_dir: Path = PKG_DIR) -> list[tuple[str, str, str, st
 def test_nnlib_has_no_import_cycles():
     cycles = find_cycles(import_graph())
     assert not cycles, "import cycles in nnlib:\n" + "\n".join(cycles)
+
+
+#: cli → report → lab → nn → the modules at the top (io, errors, argcheck, paths, logs, ...);
+#: ``nnlib/__init__.py`` re-exports the network API, so it sits with nn.
+TIERS = {"__main__": 4, "cli": 4, "report": 3, "lab": 2, "nn": 1}
+
+
+def tier(module: str) -> int:
+    parts = module.split(".")
+    return 1 if len(parts) == 1 else TIERS.get(parts[1], 0)
+
+
+def test_the_graph_is_read():
+    graph = import_graph()
+    assert "nnlib.nn.models" in graph["nnlib.lab.train"]  # a known edge: the walk found imports
+    assert "nnlib.lab.config.parse" in graph["nnlib.lab.config.files"]
+    assert sum(len(edges) for edges in graph.values()) > 150
+
+
+def test_imports_only_go_down_the_tiers():
+    up = [f"{a} -> {b} at {', '.join(where)}" for a, edges in import_graph().items()
+          for b, where in edges.items() if tier(b) > tier(a)]
+    assert not up, "imports that go up a tier (cli > report > lab > nn > top):\n" + "\n".join(up)
+
+
+def test_the_tier_check_sees_an_upward_import(tmp_path):
+    pkg = _package(tmp_path, {"lab/__init__.py": "", "report/__init__.py": "",
+                              "report/plots.py": "", "lab/run.py": """
+                                  def f():
+                                      from ..report import plots
+                              """}, name="nnlib")
+    graph = import_graph(pkg)
+    assert [(a, b) for a, edges in graph.items() for b in edges if tier(b) > tier(a)] == [
+        ("nnlib.lab.run", "nnlib.report.plots")]
 
 
 def _package(tmp_path, modules: dict, name="fakepkg") -> Path:

@@ -161,7 +161,7 @@ def test_init_is_seeded_and_rejects_unknown_schemes():
     (lambda: mlp([4, 3, 2], weight_decay=[0.1, -0.1]), "weight_decay"),
     (lambda: mlp([4, 3, 2], weight_decay=-0.1), "weight_decay"),
     (lambda: mlp([4, 3, 2], activation="sigmod"), "did you mean 'sigmoid'"),
-    (lambda: mlp([4, 3, 2], dropout=1.0), "Dropout"),
+    (lambda: mlp([4, 3, 2], dropout=1.0), r"dropout: 1\.0 must be in \[0, 1\)"),
     (lambda: mlp([4, 3, 2], init="uniform"), "uniform"),
     (lambda: cnn([1, 2, 3], [3, 3], [4, 4, 2], input_shape=(1, 12, 10)), r"linear_sizes\[0\]"),
     (lambda: cnn([1, 6, 16], [5, 5], [255, 10]), r"linear_sizes\[0\]: 255 must be 256"),

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import argcheck
+
 
 def as_pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -25,13 +27,25 @@ def as_pair(value, name: str) -> tuple[int, int]:
 
 
 def check_positive(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    """A layer size: an integer >= 1 (``FieldError`` naming it otherwise)."""
+    return argcheck.integer(name, value, lo=1)
+
+
+def _the_models(name: str) -> property:
+    def fail(self, *value):
+        raise AttributeError(f"a layer has no {name}: it is the model's, "
+                             f"model.{name} = {{'<layer index>.W': value}} (or pass "
+                             f"weight_decay to the optimizer)")
+    return property(fail, fail)
 
 
 class Layer:
     """Base class: no parameters, identity-free; subclasses implement forward/backward."""
+
+    # Weight decay and coupled L2 are the model's maps (``Sequential.weight_decay`` / ``.l2``):
+    # a layer attribute of that name would be read by nothing, so it is an error.
+    weight_decay = _the_models("weight_decay")
+    l2 = _the_models("l2")
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}

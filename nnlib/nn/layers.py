@@ -5,8 +5,11 @@ from its ``config()``.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from .. import argcheck
 from . import parallel, registry
 from .base import Layer, as_pair, check_positive, walk  # noqa: F401  (re-exported)
 from .conv import (  # noqa: F401  (re-exported: the layer types live in one namespace)
@@ -145,15 +148,18 @@ class Tanh(Layer):
         return dout * (1 - self._out * self._out)
 
 
+#: Dropout's rule for its rate (``FieldError`` naming the argument: ``p`` here, ``dropout`` in
+#: the model builders and configs).
+DROPOUT_RATE = partial(argcheck.number, lo=0, hi=1, hi_open=True)
+
+
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest by
     1/(1 − p); identity in eval mode. ``rng`` is a ``numpy.random.Generator`` (seeded 0 if None)."""
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout p must be in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = DROPOUT_RATE("p", p)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._mask = None
 

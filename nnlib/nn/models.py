@@ -15,6 +15,7 @@ from ..errors import FieldError
 from ..io import write_npz
 from . import registry
 from .layers import (
+    DROPOUT_RATE,
     BatchNorm,
     Conv2D,
     Dropout,
@@ -246,12 +247,11 @@ def conv_stages(channels, kernels, padding: int = 0, input_shape=(1, 28, 28)):
     channels = widths("channels", channels)
     if channels[0] != input_shape[0]:
         raise FieldError("channels[0]", channels[0],
-                         f"must be {input_shape[0]} (the input's channels: {input_shape[0]} for "
-                         f"MNIST)")
+                         f"must be {input_shape[0]} (the input's channels)")
     kernels = argcheck.listing("kernels", kernels, 1)
     if len(kernels) != len(channels) - 1:
         raise FieldError("kernels", kernels, f"must have {len(channels) - 1} entries (one per "
-                                             f"conv layer, len(channels) - 1)")
+                                             f"conv layer, one fewer than the channels)")
     pairs = []
     for i, k in enumerate(kernels):
         if isinstance(k, (list, tuple)):
@@ -266,14 +266,27 @@ def conv_stages(channels, kernels, padding: int = 0, input_shape=(1, 28, 28)):
     return channels, pairs, padding, conv_output_shape(channels, pairs, padding, input_shape[1:])
 
 
-def linear_widths(linear_sizes, conv_shape: tuple[int, int, int]) -> list[int]:
-    """A cnn's ``linear_sizes``, checked: the first is the flattened conv output C·H·W."""
+def linear_widths(linear_sizes, conv_shape: tuple[int, int, int], stages: int) -> list[int]:
+    """A cnn's ``linear_sizes``, checked: the first is the flattened output C·H·W of its
+    ``stages`` conv+pool stages."""
     sizes = widths("linear_sizes", linear_sizes)
     c, h, w = conv_shape
     if sizes[0] != c * h * w:
-        raise FieldError("linear_sizes[0]", sizes[0], f"must be {c * h * w} (flattened conv "
-                                                      f"output: {c} channels × {h}×{w})")
+        raise FieldError("linear_sizes[0]", sizes[0],
+                         f"must be {c * h * w} (flattened conv output: {c} channels × {h}×{w} "
+                         f"after {stages} conv+pool stages)")
     return sizes
+
+
+def residual_counts(value, stages: int) -> int | list[int]:
+    """A cnn's ``residual_blocks``: one count >= 0 for every stage, or one per stage."""
+    if argcheck.is_number(value):
+        return argcheck.integer("residual_blocks", value, lo=0)
+    counts = argcheck.listing("residual_blocks", value, min_len=0)
+    if len(counts) != stages:
+        raise FieldError("residual_blocks", counts, f"must be one int or {stages} entries (one "
+                                                    f"per conv stage)")
+    return [argcheck.integer(f"residual_blocks[{i}]", b, lo=0) for i, b in enumerate(counts)]
 
 
 def conv_output_shape(channels, kernels, padding: int = 0, size=(28, 28)) -> tuple[int, int, int]:
@@ -302,6 +315,8 @@ def mlp(sizes, activation: str = "relu", init: str = "he", weight_decay=None,
     activation (and Dropout) between them. Input (N, ...) flattening to (N, sizes[0]); output
     logits (N, sizes[-1]). ``weight_decay``: one value per Linear layer (or a scalar)."""
     sizes = widths("sizes", sizes)
+    dropout = DROPOUT_RATE("dropout", dropout)
+    batchnorm = argcheck.boolean("batchnorm", batchnorm)
     rng = rng if rng is not None else np.random.default_rng(0)
     wds = per_layer(weight_decay, len(sizes) - 1, "weight_decay", "Linear layer")
     decay: dict[int, float] = {}
@@ -345,14 +360,15 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
     if conv_decay not in CONV_DECAYS:
         raise FieldError("conv_decay", conv_decay, f"must be one of {', '.join(CONV_DECAYS)}")
     channels, kernels, padding, shape = conv_stages(channels, kernels, padding, input_shape)
-    linear_sizes = linear_widths(linear_sizes, shape)
+    linear_sizes = linear_widths(linear_sizes, shape, len(kernels))
+    blocks = residual_counts(residual_blocks, len(kernels))
+    blocks = [blocks] * len(kernels) if isinstance(blocks, int) else blocks
+    dropout = DROPOUT_RATE("dropout", dropout)
+    batchnorm = argcheck.boolean("batchnorm", batchnorm)
     rng = rng if rng is not None else np.random.default_rng(0)
     conv_wd = per_layer(weight_decay, len(channels) - 1, "weight_decay", "conv layer")
     lin_wd = per_layer(linear_weight_decay, len(linear_sizes) - 1, "linear_weight_decay",
                        "Linear layer")
-    blocks = per_layer(residual_blocks, len(kernels), "residual_blocks", "conv stage")
-    if any(b != int(b) for b in blocks):
-        raise FieldError("residual_blocks", residual_blocks, "must be whole numbers")
 
     decay: dict[int, float] = {}  # by the id of a weight array (see named())
     l2: dict[int, float] = {}
@@ -372,7 +388,7 @@ def cnn(channels, kernels, linear_sizes, activation: str = "relu", init: str = "
         c = channels[i + 1]
         layers += [conv(channels[i], c, k, padding, i), *norm(c), activation_layer(activation),
                    MaxPool2D(2)]
-        for _ in range(int(blocks[i])):
+        for _ in range(blocks[i]):
             branch = [conv(c, c, 3, 1, i), *norm(c), activation_layer(activation),
                       conv(c, c, 3, 1, i), *norm(c)]
             layers += [Residual(branch), activation_layer(activation)]
@@ -409,14 +425,20 @@ def build_model(cfg, rng: np.random.Generator | None = None, dtype=np.float32) -
 
 # --- save / load -------------------------------------------------------------------------------
 
-def _decay_map(value, model: Sequential, key: str) -> dict[str, float]:
-    """A model file's ``weight_decay`` / ``l2`` header entry, checked against the model."""
-    names = {name for name, _, _ in model.parameters()}
-    if not isinstance(value, dict) or not all(
-            name in names and argcheck.is_number(v) and v >= 0 for name, v in value.items()):
-        raise ValueError(f"{key} must map parameter names of the model to numbers >= 0, "
-                         f"got {value!r}")
-    return {name: float(v) for name, v in value.items()}
+def decay_map(name: str, value, params) -> dict[str, float]:
+    """A weight-decay (or L2) map checked against the parameter names ``params``: ``{name of a
+    weight ("<layer>.W"): number >= 0}`` (``FieldError`` naming the entry otherwise)."""
+    if not isinstance(value, dict):
+        raise FieldError(name, value, "must map weight names (\"<layer>.W\") to numbers >= 0")
+    names = list(params)
+    out = {}
+    for key, v in value.items():
+        if key not in names:
+            raise FieldError(name, key, f"names no parameter of the model (it has {names})")
+        if not str(key).endswith(".W"):
+            raise FieldError(name, key, "is not a weight (decay applies to \"<layer>.W\" only)")
+        out[key] = argcheck.number(f"{name}[{key!r}]", v, lo=0)
+    return out
 
 
 def save(model: Sequential, path) -> None:
@@ -457,7 +479,8 @@ def load(path) -> Sequential:
         model.meta = header.get("meta", {})
         for key in ("weight_decay", "l2"):  # older files: in the layers' configs (read above)
             if key in header:
-                setattr(model, key, _decay_map(header[key], model, key))
+                names = [name for name, _, _ in model.parameters()]
+                setattr(model, key, decay_map(key, header[key], names))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: inconsistent nnlib model file ({exc})") from None
     return model

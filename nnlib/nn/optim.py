@@ -24,6 +24,7 @@ import numpy as np
 from .. import argcheck
 from ..errors import FieldError
 from . import parallel, registry
+from .models import decay_map
 
 FLUSH_EVERY = 64
 FLUSH_THRESHOLD = 1e-20
@@ -59,25 +60,15 @@ class Optimizer:
         names = [name for name, _, _ in self._params]
         if not names:
             raise ValueError("the model has no parameters to optimize")
-        if weight_decay is None:
-            decay = dict(getattr(model, "weight_decay", {}))
-        elif isinstance(weight_decay, dict):
-            unknown = sorted(set(weight_decay) - set(names))
-            if unknown:
-                raise ValueError(f"weight_decay names unknown parameters {unknown}; "
-                                 f"the model has {names}")
-            not_weights = sorted(name for name in weight_decay if not name.endswith(".W"))
-            if not_weights:
-                raise ValueError(f"weight_decay applies to weights (\"<layer>.W\") only, "
-                                 f"got {not_weights}")
-            decay = dict(weight_decay)
+        if weight_decay is None or isinstance(weight_decay, dict):
+            decay = decay_map("weight_decay", getattr(model, "weight_decay", {})
+                              if weight_decay is None else weight_decay, names)
         else:
-            decay = {name: float(weight_decay) for name in names if name.endswith(".W")}
-        for name, wd in decay.items():
-            if not (isinstance(wd, (int, float, np.floating)) and wd >= 0):
-                raise ValueError(f"weight_decay for {name!r} must be >= 0, got {wd!r}")
-        self.weight_decay = {name: float(wd) for name, wd in decay.items() if wd > 0}
-        self.l2 = {name: float(v) for name, v in getattr(model, "l2", {}).items() if v > 0}
+            wd = argcheck.number("weight_decay", weight_decay, lo=0)
+            decay = {name: wd for name in names if name.endswith(".W")}
+        self.weight_decay = {name: wd for name, wd in decay.items() if wd > 0}
+        self.l2 = {name: v for name, v in decay_map("l2", getattr(model, "l2", {}), names).items()
+                   if v > 0}
         self.steps = 0
         self._scratch = {name: np.empty_like(p) for name, p, _ in self._params}
         self._plan = None
@@ -282,7 +273,7 @@ class Adam(Optimizer):
 
 #: The optimizer types a config names, and the class each builds. What a type takes (and its
 #: defaults) is its constructor's signature, without ``weight_decay`` (that comes from the
-#: model's layers): see ``nnlib.nn.registry``.
+#: model's ``weight_decay`` map): see ``nnlib.nn.registry``.
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 NOT_CONFIG = ("weight_decay",)
 

@@ -12,7 +12,7 @@ from ...nn.schedules import SCHEDULES
 from ..data import SPLIT_FIELDS, SPLITS
 from .checks import ConfigError, choice, fmt, suggest
 from .files import load_config
-from .parse import SECTION_KEYS, parse
+from .parse import RETIRED, SECTION_KEYS, parse
 from .schema import MODEL_FIELDS, OPTIMIZER_FIELDS, SCHEDULE_FIELDS, Config
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
@@ -73,6 +73,9 @@ def with_overrides(config: Config | dict | str | os.PathLike, overrides: dict[st
                               f"{suggest(section, SECTION_KEYS)}; allowed: "
                               f"{', '.join(SECTION_KEYS)}", dotted)
         name = rest.split(".")[0].split("[")[0]
+        if name in RETIRED.get(section, {}):
+            raise ConfigError(f"override {dotted!r}: no longer part of the config "
+                              f"({RETIRED[section][name]})", dotted)
         if rest and name not in SECTION_KEYS[section]:
             raise ConfigError(f"override {dotted!r}: unknown key {name!r} in {section}"
                               f"{suggest(name, SECTION_KEYS[section])}; allowed: "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...nn import optim, registry, schedules
-from ...nn.layers import ACTIVATIONS
+from ...nn.layers import ACTIVATIONS, DROPOUT_RATE
 from ...nn.models import (
     CONV_DECAYS,
     INITS,
@@ -14,6 +14,7 @@ from ...nn.models import (
     conv_stages,
     linear_widths,
     per_layer,
+    residual_counts,
     widths,
 )
 from ...nn.optim import OPTIMIZERS
@@ -61,10 +62,12 @@ SECTION_KEYS = {
     "model": _keys(["type", *_union(schema.MODEL_FIELDS)]),
     "optimizer": _keys(["type", *_union(schema.OPTIMIZER_FIELDS)]),
     "schedule": _keys(["type", *_union(schema.SCHEDULE_FIELDS)]),
-    # log_iter: the report's runner's logging interval; accepted (its configs carry it), unused
-    "train": _keys([*schema.TrainConfig.__dataclass_fields__, "log_iter"]),
+    "train": _keys(schema.TrainConfig.__dataclass_fields__),
     "data": _keys(["split", *_union(SPLIT_FIELDS)]),
 }
+# Keys a config file may still carry but that no longer mean anything: accepted and checked (the
+# report's configs and older runs' config.json carry them), never stored; overrides refuse them.
+RETIRED = {"train": {"log_iter": "the report's logging interval; nnlib logs once per epoch"}}
 ES_KEYS = _keys(schema.EarlyStoppingConfig.__dataclass_fields__)
 AUG_KEYS = _keys(Augmentation.__dataclass_fields__)
 
@@ -119,8 +122,8 @@ def parse_model(raw, path, report: bool) -> Any:
                  ACTIVATIONS, TYPE_ALIASES["activation"])
     init = choice(sec.get("init", REPORT_INIT if report else default["init"]), sec.where("init"),
                   INITS, TYPE_ALIASES["init"])
-    dropout = number(sec.get("dropout", default["dropout"]), sec.where("dropout"), lo=0, hi=1,
-                     hi_open=True)
+    with sec.checked_by_library():
+        dropout = DROPOUT_RATE("dropout", sec.get("dropout", default["dropout"]))
     batchnorm = boolean(sec.get("batchnorm", default["batchnorm"]), sec.where("batchnorm"))
     if kind == "mlp":
         raw_sizes = sec.require("sizes", "e.g. [784, 1000, 10]")
@@ -142,18 +145,13 @@ def parse_model(raw, path, report: bool) -> Any:
             (1, schema.IMAGE_SIZE, schema.IMAGE_SIZE))
     raw_linear = sec.require("linear_sizes", f"e.g. [{c * h * w}, 128, 10]")
     with sec.checked_by_library():
-        linear = linear_widths(raw_linear, (c, h, w))
+        linear = linear_widths(raw_linear, (c, h, w), len(kernels))
     _mnist_classes(sec, "linear_sizes", linear)
     conv_decay = choice(sec.get("conv_decay", default["conv_decay"]), sec.where("conv_decay"),
                         CONV_DECAYS)
-    blocks = sec.get("residual_blocks", default["residual_blocks"])
-    p = sec.where("residual_blocks")
-    if isinstance(blocks, list):
-        if len(blocks) != len(kernels):
-            fail(p, blocks, f"must be one int or {len(kernels)} entries (one per conv stage)")
-        blocks = [integer(b, f"{p}[{i}]", lo=0) for i, b in enumerate(blocks)]
-    else:
-        blocks = integer(blocks, p, lo=0)
+    with sec.checked_by_library():
+        blocks = residual_counts(sec.get("residual_blocks", default["residual_blocks"]),
+                                 len(kernels))
     return schema.ModelConfig(
         type="cnn", channels=channels, kernels=kernels, padding=padding, linear_sizes=linear,
         activation=act, init=init, dropout=dropout, conv_decay=conv_decay, batchnorm=batchnorm,
@@ -192,7 +190,8 @@ def _subsection(sec: Section, key: str, keys: dict, example: str) -> Section | N
 
 
 def parse_train(raw, path, report: bool) -> schema.TrainConfig:
-    sec = Section({} if raw is None else raw, path, SECTION_KEYS["train"])
+    sec = Section({} if raw is None else raw, path,
+                  {**SECTION_KEYS["train"], **_keys(RETIRED["train"])})
     out: dict[str, Any] = {"empty_final_step": boolean(sec.get("empty_final_step", report),
                                                        sec.where("empty_final_step"))}
     for key in ("batch_size", "epochs", "log_iter"):

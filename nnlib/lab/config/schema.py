@@ -62,15 +62,16 @@ SCHEDULE_DEFAULTS = _defaults(SCHEDULES, SCHEDULE_FIELDS)
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network shape: the parameters of ``nnlib.mlp`` or ``nnlib.cnn`` (``MODEL_FIELDS``).
+    """Network shape: the parameters of ``nnlib.mlp`` or ``nnlib.cnn`` (``MODEL_FIELDS``; their
+    defaults are the builders', ``MODEL_DEFAULTS``).
 
-    mlp: ``sizes`` (required), ``activation`` ("relu"), ``init`` ("he"), ``weight_decay`` (one
-    entry per Linear layer), ``dropout`` (0.0), ``batchnorm`` (False).
+    mlp: ``sizes`` (required), ``activation``, ``init``, ``weight_decay`` (one entry per Linear
+    layer), ``dropout``, ``batchnorm``.
     cnn: ``channels``, ``kernels`` ([kh, kw] pairs), ``linear_sizes`` (required),
     ``activation``, ``init``, ``weight_decay`` (one entry per conv layer),
-    ``linear_weight_decay`` (one per Linear layer), ``padding`` (0), ``dropout``,
-    ``conv_decay`` ("decoupled"; "double" decays the conv kernels as the report's code did),
-    ``batchnorm``, ``residual_blocks`` (0, or one count per conv stage).
+    ``linear_weight_decay`` (one per Linear layer), ``padding``, ``dropout``, ``conv_decay``
+    ("double" decays the conv kernels as the report's code did), ``batchnorm``,
+    ``residual_blocks`` (one count for every conv stage, or one per stage).
     """
     type: str = "mlp"
     sizes: list[int] | None = None
@@ -96,11 +97,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """The parameters of the ``nnlib.nn.optim.OPTIMIZERS`` classes (``OPTIMIZER_FIELDS``).
+    """The parameters of the ``nnlib.nn.optim.OPTIMIZERS`` classes (``OPTIMIZER_FIELDS``, with
+    the classes' defaults).
 
-    sgd: ``lr``. momentum (v = μ·v + g; p −= lr·v; optional Nesterov): ``lr``, ``momentum``
-    (0.9), ``nesterov`` (False). adam: ``lr``, ``betas`` ([0.9, 0.999]), ``eps`` (1e-8).
-    A config must state ``lr`` for every type.
+    sgd: ``lr``. momentum (v = μ·v + g; p −= lr·v; optional Nesterov): ``lr``, ``momentum``,
+    ``nesterov``. adam: ``lr``, ``betas``, ``eps``. A config must state ``lr`` for every type.
     """
     type: str = "sgd"
     lr: float | None = None
@@ -115,9 +116,8 @@ class ScheduleConfig:
     """Learning-rate schedule stepped once per epoch: the parameters of the
     ``nnlib.nn.schedules.SCHEDULES`` classes (``SCHEDULE_FIELDS``).
 
-    steplr: ``step_size``, ``gamma`` (0.1). multisteplr: ``milestones``, ``gamma`` (0.1).
-    exponentiallr: ``gamma``. cosine: ``T_max`` (defaults to train.epochs), ``eta_min`` (0.0).
-    none: no fields.
+    steplr: ``step_size``, ``gamma``. multisteplr: ``milestones``, ``gamma``. exponentiallr:
+    ``gamma``. cosine: ``T_max`` (defaults to train.epochs), ``eta_min``. none: no fields.
     """
     type: str = "none"
     step_size: int | None = None
@@ -130,8 +130,9 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class EarlyStoppingConfig:
     """train.early_stopping: stop after ``patience`` epochs without a validation-accuracy
-    improvement > ``min_delta``; the parameters of ``nnlib.lab.callbacks.EarlyStopping`` (its
-    ``monitor`` stays the validation accuracy, the report's criterion)."""
+    improvement > ``min_delta``; the parameters of ``nnlib.lab.callbacks.EarlyStopping`` and
+    its defaults (a test keeps them equal; its ``monitor`` stays the validation accuracy, the
+    report's criterion)."""
     patience: int = 2
     restore_best: bool = True
     min_delta: float = 0.0
