@@ -12,10 +12,12 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..errors import one_line
 from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
+from . import remote
 from .config import Config, ConfigError, load_config, with_overrides
 from .experiments import METRICS, run, run_key
 from .mnist import load_mnist
@@ -25,14 +27,19 @@ from .runcache import has_result
 log = logging.getLogger(__name__)
 
 
-def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int) -> dict:
-    """Run one grid cell in a worker; never raises (a failure is recorded in the row)."""
-    from threadpoolctl import threadpool_limits
+def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int,
+          trained_remotely=None) -> dict:
+    """Run one grid cell in a worker; never raises (a failure is recorded in the row).
+
+    ``trained_remotely``: a dask future of :func:`nnlib.lab.remote.train_remote` for this run,
+    whose files are stored in ``runs_dir`` first (then the run is read from there)."""
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
+        cfg = with_overrides(load_config(base), overrides)
+        if trained_remotely is not None:
+            remote.store(trained_remotely.result(), cfg, seed, runs_dir)
         with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
-            cfg = with_overrides(load_config(base), overrides)
             result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off")
         row.update({k: result.metrics[k] for k in METRICS})
         row.update({"run_dir": str(result.run_dir), "error": None})
@@ -117,7 +124,7 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
              descriptions: list):
     """Run ``jobs`` = [(config dict, overrides, seed)] (``_cell`` each) on ``n_jobs`` workers;
     the rows come back in the jobs' order."""
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
     runs_dir = str(Path(runs_dir or default_runs_dir()).resolve())
     data_dir = str(Path(data_dir or default_data_dir()).resolve())
@@ -130,20 +137,8 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
     ordered = [jobs[i] for i in order]
     if backend == "dask":
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ImportError("grid(backend='dask') needs dask.distributed: "
-                              "pip install 'nnlib[cluster]'") from None
-        client = Client(scheduler) if scheduler else Client(processes=True)
-        try:
-            with parallel_config(backend="dask"):
-                rows = list(_reported(
-                    Parallel(n_jobs=-1, return_as="generator")(
-                        delayed(_cell)(b, c, s, runs_dir, data_dir, 1) for b, c, s in ordered),
-                    [descriptions[i] for i in order], progress))
-        finally:
-            client.close()
+        rows = list(_reported(_on_cluster(ordered, runs_dir, data_dir, scheduler),
+                              [descriptions[i] for i in order], progress))
     else:
         if n_jobs > 1:
             _data_warmup(data_dir)
@@ -154,6 +149,34 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
                 delayed(_cell)(b, c, s, runs_dir, data_dir, threads) for b, c, s in ordered),
             [descriptions[i] for i in order], progress))
     return [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
+
+
+def _on_cluster(jobs: list, runs_dir: str, data_dir: str, scheduler):
+    """The rows of ``jobs`` (longest first) with their runs trained on a ``dask.distributed``
+    cluster, in the jobs' order. Every run not in our cache is submitted at once, with dask
+    priorities in the jobs' order (so the workers start with the longest); a worker trains in its
+    own scratch and sends the run's files back, which are verified and stored in ``runs_dir``
+    (:mod:`nnlib.lab.remote`: no shared filesystem needed). A worker lost mid-run is dask's to
+    handle: it runs the task again on another worker."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ImportError("grid(backend='dask') needs dask.distributed: "
+                          "pip install 'nnlib[cluster]'") from None
+    client = Client(scheduler) if scheduler else Client(processes=True)
+    try:
+        futures = {}
+        for i, (base, cell, seed) in enumerate(jobs):
+            cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
+            key = run_key(cfg, seed)
+            if not has_result(Path(runs_dir) / key):
+                futures[i] = client.submit(remote.train_remote, cfg.to_dict(), int(seed),
+                                           key=f"nnlib-run-{key}", priority=len(jobs) - i,
+                                           pure=False)
+        for i, (base, cell, seed) in enumerate(jobs):
+            yield _cell(base, cell, seed, runs_dir, data_dir, 1, futures.get(i))
+    finally:
+        client.close()
 
 
 def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,

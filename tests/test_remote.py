@@ -1,0 +1,200 @@
+"""nnlib.lab.remote and grid's dask backend: runs trained in a worker's scratch come back as
+files, are verified against their manifest and stored in the client's run cache, with the numbers
+of a local run; a run killed on a worker resumes there, a worker lost mid-run costs nothing.
+
+Every run is tiny (a 784-16-10 MLP on 500/200 real MNIST images, 1–2 epochs).
+"""
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from nnlib.lab import recipes, remote, runcache
+from nnlib.lab.callbacks import Checkpoint
+from nnlib.lab.config import with_overrides
+from nnlib.lab.experiments import run, run_key
+from nnlib.lab.grid import grid
+
+EXACT = ("test_loss", "test_accuracy", "best_valid_accuracy", "epochs_run", "seed")
+
+
+@pytest.fixture(autouse=True)
+def _data(mnist_cache):
+    """Real MNIST (the workers read the project's data/ folder, their default)."""
+
+
+def tiny(epochs=1, **overrides):
+    cfg = recipes.quick(recipes.final_mlp(), epochs=epochs, n_train=500, n_valid=200)
+    return with_overrides(cfg, {"model.sizes": [784, 16, 10], **overrides})
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    path = tmp_path / "scratch"
+    monkeypatch.setenv(remote.SCRATCH_ENV, str(path))
+    return path
+
+
+def _weights(result):
+    return result.model().state_dict()
+
+
+def test_a_run_trained_in_scratch_is_stored_with_the_local_numbers(tmp_path, scratch):
+    cfg = tiny()
+    local = run(cfg, 3, runs_dir=tmp_path / "local", progress="off")
+    sent = remote.train_remote(cfg.to_dict(), 3)
+    assert sent["key"] == run_key(with_overrides(cfg, {"train.seed": 3}), 3)
+    assert {"manifest.json", "model.npz", "history.json", "metrics.json", "config.json",
+            "cost.json"} <= set(sent["files"]) and any(
+        name.startswith("checkpoint/") for name in sent["files"])
+    assert not any(p.is_file() for p in scratch.rglob("*") if ".locks" not in p.parts), \
+        "the worker kept the run"
+    run_dir = remote.store(sent, cfg, 3, tmp_path / "cache")
+    assert run_dir == tmp_path / "cache" / local.run_dir.name
+    assert runcache.verify(run_dir) is None
+    again = run(cfg, 3, runs_dir=tmp_path / "cache", progress="off")  # read, not trained
+    assert {k: again.metrics[k] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
+    a, b = _weights(again), _weights(local)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not list((tmp_path / "cache").glob(".incoming-*"))
+    # storing the same run again keeps the stored one
+    assert remote.store(sent, cfg, 3, tmp_path / "cache") == run_dir
+
+
+def _flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+def _sent(tmp_path, scratch, cfg=None):
+    return remote.train_remote((cfg or tiny()).to_dict(), 0)
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda s: s["files"].__setitem__("model.npz", _flipped(s["files"]["model.npz"])),
+     r"model\.npz does not match its checksum"),
+    (lambda s: s["files"].__setitem__("metrics.json", s["files"]["metrics.json"] + b" "),
+     r"metrics\.json has"),
+    (lambda s: s["files"].pop("history.json"), r"history\.json is missing"),
+    (lambda s: s["files"].pop("manifest.json"), r"sent no manifest\.json"),
+    (lambda s: s["files"].__setitem__("../escape.txt", b"x"), r"outside its run folder"),
+    (lambda s: s.__setitem__("key", "0123456789abcdef"), r"other nnlib source"),
+])
+def test_a_spoilt_transfer_stores_nothing(tmp_path, scratch, spoil, message):
+    cfg = tiny()
+    sent = _sent(tmp_path, scratch, cfg)
+    spoil(sent)
+    cache = tmp_path / "cache"
+    with pytest.raises(remote.TransferError, match=message):
+        remote.store(sent, cfg, 0, cache)
+    assert not (cache / run_key(with_overrides(cfg, {"train.seed": 0}), 0)).exists()
+    assert not list(cache.glob(".incoming-*")) and not (tmp_path / "escape.txt").exists()
+
+
+def test_a_run_for_another_config_is_refused(tmp_path, scratch):
+    sent = _sent(tmp_path, scratch, tiny())
+    other = tiny(**{"optimizer.lr": 0.05})
+    with pytest.raises(remote.TransferError, match="trained run"):
+        remote.store(sent, other, 0, tmp_path / "cache")
+
+
+def test_a_run_killed_on_a_worker_resumes_from_its_scratch(tmp_path, scratch, monkeypatch):
+    cfg = tiny(epochs=2)
+    reference = run(cfg, 0, runs_dir=tmp_path / "ref", progress="off")
+    original = Checkpoint.on_epoch_end
+
+    def killed_after_first_epoch(self, trainer, epoch):
+        original(self, trainer, epoch)
+        if epoch == 0:
+            raise KeyboardInterrupt  # the worker process dies after epoch 1's checkpoint
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        remote.train_remote(cfg.to_dict(), 0)
+    assert (scratch / reference.run_dir.name / "checkpoint" / "state.npz").exists()
+    epochs = []
+
+    def recording(self, trainer, epoch):
+        epochs.append(epoch)
+        original(self, trainer, epoch)
+
+    monkeypatch.setattr(Checkpoint, "on_epoch_end", recording)
+    sent = remote.train_remote(cfg.to_dict(), 0)  # dask retries it on the same machine
+    assert epochs == [1], "the retry must train only the missing epoch"
+    stored = run(cfg, 0, runs_dir=remote.store(sent, cfg, 0, tmp_path / "cache").parent,
+                 progress="off")
+    assert {k: stored.metrics[k] for k in EXACT} == {k: reference.metrics[k] for k in EXACT}
+    a, b = _weights(stored), _weights(reference)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# --- on a cluster ----------------------------------------------------------------------------
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    """Two single-threaded worker processes with their own scratch and a run log (they, and a
+    worker restarted by its nanny, inherit the env)."""
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setenv(remote.SCRATCH_ENV, str(tmp_path / "worker-scratch"))
+    monkeypatch.setenv("NNLIB_RUN_LOG", str(tmp_path / "runs.jsonl"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as c:
+        yield c
+
+
+def test_a_grid_on_two_workers_equals_the_local_grid(tmp_path, cluster):
+    axes = {"optimizer.lr": [0.05, 0.1, 0.2]}
+    df = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "client", backend="dask",
+              scheduler=cluster.scheduler_address, progress=False)
+    assert df["error"].map(lambda e: e is None).all(), df.get("traceback")
+    ref = grid(tiny(), axes, seeds=(0,), runs_dir=tmp_path / "local", progress=False)
+    for col in EXACT:
+        assert list(df[col]) == list(ref[col]), col
+    for run_dir in df["run_dir"]:
+        assert runcache.verify(run_dir) is None and str(tmp_path / "client") in run_dir
+    scratch = tmp_path / "worker-scratch"
+    assert not any(p.is_file() for p in scratch.rglob("*") if ".locks" not in p.parts)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(tmp_path, cluster):
+    from dask.distributed import Client
+
+    # long enough (a few 0.1 s epochs) to be killed between its first checkpoint and its end
+    cfg = tiny(epochs=4, **{"data.n_train": 20_000, "model.sizes": [784, 256, 10]})
+    key = run_key(with_overrides(cfg, {"train.seed": 0}), 0)
+    checkpoint = tmp_path / "worker-scratch" / key / "checkpoint" / "state.npz"
+    out = {}
+
+    def search():
+        out["df"] = grid(cfg, {"optimizer.lr": [0.1]}, seeds=(0,),
+                         runs_dir=tmp_path / "client", backend="dask",
+                         scheduler=cluster.scheduler_address, progress=False)
+
+    with Client(cluster.scheduler_address) as watcher:
+        pids = watcher.run(os.getpid)
+        searching = threading.Thread(target=search)
+        searching.start()
+        deadline, killed = time.monotonic() + 120, None
+        while killed is None and time.monotonic() < deadline:
+            if checkpoint.exists():  # epoch 1 is done, the run is not
+                for address, tasks in watcher.processing().items():
+                    if f"nnlib-run-{key}" in map(str, tasks):
+                        os.kill(pids[address], signal.SIGKILL)
+                        killed = pids[address]
+            time.sleep(0.01)
+        searching.join(timeout=180)
+    assert killed is not None, "the run was never seen mid-run on a worker"
+    df = out["df"]
+    assert df["error"].iloc[0] is None, df.get("traceback")
+    lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    trained_by = [line["pid"] for line in lines if line["trained"]]
+    assert len(trained_by) == 1 and trained_by[0] not in (killed, os.getpid())  # another worker
+    local = run(with_overrides(cfg, {"optimizer.lr": 0.1}), 0, runs_dir=tmp_path / "local",
+                progress="off")
+    assert {k: df[k].iloc[0] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
+    assert runcache.verify(df["run_dir"].iloc[0]) is None
