@@ -16,7 +16,7 @@ import pytest
 from nnlib.lab import recipes, remote, runcache
 from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.config import with_overrides
-from nnlib.lab.experiments import run, run_key
+from nnlib.lab.experiments import run, run_key, train_remote
 from nnlib.lab.grid import grid
 
 EXACT = ("test_loss", "test_accuracy", "best_valid_accuracy", "epochs_run", "seed")
@@ -46,15 +46,16 @@ def _weights(result):
 def test_a_run_trained_in_scratch_is_stored_with_the_local_numbers(tmp_path, scratch):
     cfg = tiny()
     local = run(cfg, 3, runs_dir=tmp_path / "local", progress="off")
-    sent = remote.train_remote(cfg.to_dict(), 3)
+    sent = train_remote(cfg.to_dict(), 3)
     assert sent["key"] == run_key(with_overrides(cfg, {"train.seed": 3}), 3)
     assert {"manifest.json", "model.npz", "history.json", "metrics.json", "config.json",
             "cost.json"} <= set(sent["files"]) and any(
         name.startswith("checkpoint/") for name in sent["files"])
     assert not any(p.is_file() for p in scratch.rglob("*") if ".locks" not in p.parts), \
         "the worker kept the run"
-    run_dir = remote.store(sent, cfg, 3, tmp_path / "cache")
-    assert run_dir == tmp_path / "cache" / local.run_dir.name
+    seeded = with_overrides(cfg, {"train.seed": 3})
+    assert remote.store(sent, sent["key"], seeded, tmp_path / "cache") is True
+    run_dir = tmp_path / "cache" / local.run_dir.name
     assert runcache.verify(run_dir) is None
     again = run(cfg, 3, runs_dir=tmp_path / "cache", progress="off")  # read, not trained
     assert {k: again.metrics[k] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
@@ -62,7 +63,7 @@ def test_a_run_trained_in_scratch_is_stored_with_the_local_numbers(tmp_path, scr
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not list((tmp_path / "cache").glob(".incoming-*"))
     # storing the same run again keeps the stored one
-    assert remote.store(sent, cfg, 3, tmp_path / "cache") == run_dir
+    assert remote.store(sent, sent["key"], seeded, tmp_path / "cache") is False
 
 
 def _flipped(data: bytes) -> bytes:
@@ -71,7 +72,7 @@ def _flipped(data: bytes) -> bytes:
 
 
 def _sent(tmp_path, scratch, cfg=None):
-    return remote.train_remote((cfg or tiny()).to_dict(), 0)
+    return train_remote((cfg or tiny()).to_dict(), 0)
 
 
 @pytest.mark.parametrize("spoil, message", [
@@ -85,21 +86,25 @@ def _sent(tmp_path, scratch, cfg=None):
     (lambda s: s.__setitem__("key", "0123456789abcdef"), r"other nnlib source"),
 ])
 def test_a_spoilt_transfer_stores_nothing(tmp_path, scratch, spoil, message):
-    cfg = tiny()
+    cfg = with_overrides(tiny(), {"train.seed": 0})
     sent = _sent(tmp_path, scratch, cfg)
+    key = sent["key"]
     spoil(sent)
     cache = tmp_path / "cache"
     with pytest.raises(remote.TransferError, match=message):
-        remote.store(sent, cfg, 0, cache)
-    assert not (cache / run_key(with_overrides(cfg, {"train.seed": 0}), 0)).exists()
+        remote.store(sent, key, cfg, cache)
+    assert not (cache / key).exists()
     assert not list(cache.glob(".incoming-*")) and not (tmp_path / "escape.txt").exists()
 
 
 def test_a_run_for_another_config_is_refused(tmp_path, scratch):
     sent = _sent(tmp_path, scratch, tiny())
-    other = tiny(**{"optimizer.lr": 0.05})
+    other = tiny(**{"optimizer.lr": 0.05, "train.seed": 0})
     with pytest.raises(remote.TransferError, match="trained run"):
-        remote.store(sent, other, 0, tmp_path / "cache")
+        remote.store(sent, run_key(other, 0), other, tmp_path / "cache")
+    # the right key with another config's files: the config check catches it
+    with pytest.raises(remote.TransferError, match="another config"):
+        remote.store(sent, sent["key"], other, tmp_path / "cache")
 
 
 def test_a_run_killed_on_a_worker_resumes_from_its_scratch(tmp_path, scratch, monkeypatch):
@@ -114,7 +119,7 @@ def test_a_run_killed_on_a_worker_resumes_from_its_scratch(tmp_path, scratch, mo
 
     monkeypatch.setattr(Checkpoint, "on_epoch_end", killed_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        remote.train_remote(cfg.to_dict(), 0)
+        train_remote(cfg.to_dict(), 0)
     assert (scratch / reference.run_dir.name / "checkpoint" / "state.npz").exists()
     epochs = []
 
@@ -123,10 +128,11 @@ def test_a_run_killed_on_a_worker_resumes_from_its_scratch(tmp_path, scratch, mo
         original(self, trainer, epoch)
 
     monkeypatch.setattr(Checkpoint, "on_epoch_end", recording)
-    sent = remote.train_remote(cfg.to_dict(), 0)  # dask retries it on the same machine
+    sent = train_remote(cfg.to_dict(), 0)  # dask retries it on the same machine
     assert epochs == [1], "the retry must train only the missing epoch"
-    stored = run(cfg, 0, runs_dir=remote.store(sent, cfg, 0, tmp_path / "cache").parent,
-                 progress="off")
+    seeded = with_overrides(cfg, {"train.seed": 0})
+    remote.store(sent, sent["key"], seeded, tmp_path / "cache")
+    stored = run(cfg, 0, runs_dir=tmp_path / "cache", progress="off")
     assert {k: stored.metrics[k] for k in EXACT} == {k: reference.metrics[k] for k in EXACT}
     a, b = _weights(stored), _weights(reference)
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -198,3 +204,51 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, cluster):
                 progress="off")
     assert {k: df[k].iloc[0] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
     assert runcache.verify(df["run_dir"].iloc[0]) is None
+
+
+def test_a_run_asked_for_under_NNLIB_SCHEDULER_trains_on_a_worker(tmp_path, cluster,
+                                                                 monkeypatch):
+    monkeypatch.setenv("NNLIB_SCHEDULER", cluster.scheduler_address)
+    cfg = tiny()
+    result = run(cfg, 2, runs_dir=tmp_path / "client", progress="off")
+    lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    ours = [line for line in lines if line["pid"] == os.getpid()]
+    workers = [line for line in lines if line["pid"] != os.getpid()]
+    assert [(x["trained"], x["cluster"]) for x in ours] == [(True, cluster.scheduler_address)]
+    assert [(x["trained"], x["cluster"]) for x in workers] == [(True, None)]  # trained there
+    local = run(cfg, 2, runs_dir=tmp_path / "local", progress="off", scheduler="")
+    assert {k: result.metrics[k] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
+    assert (result.run_dir / "cost.json").exists()  # what it cost, sent with the run
+    # a grid names no backend: the scheduler in the environment picks dask
+    df = grid(cfg, {"optimizer.lr": [0.05]}, seeds=(2,), runs_dir=tmp_path / "client",
+              progress=False)
+    assert df["error"].iloc[0] is None and len((tmp_path / "runs.jsonl").read_text()
+                                               .splitlines()) == 5  # 2 more: client + worker
+
+
+@pytest.mark.slow
+def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, cluster,
+                                                                      quick_report,
+                                                                      monkeypatch):
+    from nnlib.cli import main
+
+    rc_local, local_out = quick_report
+    monkeypatch.setenv("NNLIB_RUNS", str(tmp_path / "runs"))  # an empty cache: all trained there
+    out = tmp_path / "reports"
+    rc = main(["report", "--quick", "--force", "--jobs", "2", "--out", str(out),
+               "--scheduler", cluster.scheduler_address])
+    assert (rc, rc_local) == (0, 0)
+    ours, theirs = (json.loads((d / "index.json").read_text())["notebooks"]
+                    for d in (out, local_out))
+    heads = {n["name"]: [(h["name"], h["ours"], h.get("ours_std")) for h in n["headlines"]]
+             for n in ours}
+    assert heads == {n["name"]: [(h["name"], h["ours"], h.get("ours_std"))
+                                 for h in n["headlines"]] for n in theirs}
+    assert sum(len(h) for h in heads.values()) >= 10
+    kernels = [json.loads(line) for line in
+               (out / "executed" / "runs.jsonl").read_text().splitlines()]
+    trained = [line for line in kernels if line["trained"]]
+    assert trained and all(line["cluster"] == cluster.scheduler_address for line in trained), \
+        "a notebook's kernel trained a run itself"
+    workers = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert len([line for line in workers if line["trained"]]) == len(trained)

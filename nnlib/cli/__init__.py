@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: reports/, the published report; reports/quick/ "
                         "with --quick, reports/custom/ with -p, reports/reproduce/ with "
                         "--reproduce)")
+    p.add_argument("--scheduler", metavar="tcp://host:8786",
+                   help="train the notebooks' runs on a dask.distributed cluster (the workers "
+                        "send the runs back; no shared disk needed; pip install nnlib[cluster]);"
+                        " the notebooks read them from the run cache as usual. Also "
+                        "$NNLIB_SCHEDULER")
     p.add_argument("--cell-timeout", type=positive_int, metavar="S",
                    help="seconds a notebook cell may run (default 3600; 300 with --quick)")
     return parser
@@ -193,11 +198,12 @@ def main(argv=None) -> int:
         # the error types a user's mistake raises, imported only once something failed
         from ..lab.config import ConfigError
         from ..lab.mnist import DataError
+        from ..lab.remote import TransferError
         from ..lab.runcache import RunBusy
         from ..lab.training import TrainingDiverged
         from ..report.env import ReportError
         expected = (UsageError, ConfigError, DataError, OSError, ValueError, TrainingDiverged,
-                    ImportError, ReportError, RunBusy)
+                    ImportError, ReportError, RunBusy, TransferError)
         if not isinstance(exc, expected):
             message = f"{type(exc).__name__}: {message} (set NNLIB_DEBUG=1 for the traceback)"
         err(message)

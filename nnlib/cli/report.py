@@ -2,10 +2,13 @@
 reproduction), or read a built one: ``--check`` (current or stale, and why) and ``--render``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
+from ..lab import remote
+from ..lab.experiments import SCHEDULER_ENV
 from ..report.browser import require_chromium
 from ..report.build import build_report, output_dir, reproduce_report
 from ..report.check import check_report, check_text
@@ -34,13 +37,14 @@ def cmd_report(args) -> int:
         jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
         if args.pdf:  # before a long build, not after it
             require_chromium()
-        if args.reproduce:
-            if args.quick:
-                raise UsageError("--reproduce compares full builds; it takes no --quick")
-            return int(reproduce_report(args.out, only=args.only, jobs=jobs) or 0)
-        return int(build_report(quick=args.quick, only=args.only, force=args.force, jobs=jobs,
-                                out_dir=args.out, cell_timeout=args.cell_timeout,
-                                pdf=True if args.pdf else "auto", **kwargs) or 0)
+        if args.reproduce and args.quick:
+            raise UsageError("--reproduce compares full builds; it takes no --quick")
+        with _training_on(args.scheduler):
+            if args.reproduce:
+                return int(reproduce_report(args.out, only=args.only, jobs=jobs) or 0)
+            return int(build_report(quick=args.quick, only=args.only, force=args.force,
+                                    jobs=jobs, out_dir=args.out, cell_timeout=args.cell_timeout,
+                                    pdf=True if args.pdf else "auto", **kwargs) or 0)
     except ParameterError as exc:
         raise UsageError(f"-p {exc.name}: {exc.reason}") from None
     except (KeyboardInterrupt, Terminated) as exc:
@@ -50,11 +54,31 @@ def cmd_report(args) -> int:
                           "(it re-runs only what is not done)", code) from None
 
 
+@contextlib.contextmanager
+def _training_on(scheduler: str | None):
+    """With a scheduler: ``$NNLIB_SCHEDULER`` for the build, which the kernels inherit (their
+    runs then train on the cluster), once the scheduler answers (else an OSError naming it)."""
+    if not scheduler:
+        yield
+        return
+    remote.client(scheduler)
+    before = os.environ.get(SCHEDULER_ENV)
+    os.environ[SCHEDULER_ENV] = scheduler
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SCHEDULER_ENV, None)
+        else:
+            os.environ[SCHEDULER_ENV] = before
+
+
 def _report_from_files(args) -> int:
     """``--check`` and ``--render``: read (and re-render) a built report, execute nothing."""
     given = [name for name, on in (("--quick", args.quick), ("--only", args.only),
                                    ("--force", args.force), ("-p", args.parameter),
-                                   ("--reproduce", args.reproduce)) if on]
+                                   ("--reproduce", args.reproduce),
+                                   ("--scheduler", args.scheduler)) if on]
     mode = "--check" if args.check else "--render"
     if given or (args.check and args.render):
         raise UsageError(f"{mode} reads a built report and executes nothing; it takes no "

@@ -62,7 +62,7 @@ def cmd_search(args) -> int:
         raise ConfigError(f"{spec_path}: base: {exc}", exc.path) from None
     out = Path(args.out) if args.out else default_runs_dir() / f"search-{spec_path.stem}.csv"
     df = grid(base, axes, seeds=seeds, n_jobs=args.jobs, data_dir=data_dir(args),
-              backend="dask" if args.scheduler else "loky", scheduler=args.scheduler)
+              scheduler=args.scheduler)
     write_text(out, df.to_csv(index=False))
     shown = [c for c in df.columns if c not in ("traceback", "run_dir")]
     with pd.option_context("display.width", 200, "display.max_columns", None,

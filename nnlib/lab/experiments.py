@@ -13,24 +13,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from .. import codehash
 from ..io import write_json
+from ..nn import parallel
 from ..nn.ensemble import Ensemble
 from ..nn.models import load as load_model
 
 # default_data_dir is here for the notebooks (ex.default_data_dir())
 from ..paths import NOTEBOOK_ENV, RUN_LOG_ENV, default_data_dir, default_runs_dir  # noqa: F401
-from . import runcache
+from . import remote, runcache
 from .config import Config, load_config, with_overrides
 from .train import CONFIG_FILE, fit_run, load_data
 from .training import History
 
+#: The dask scheduler runs train on (``tcp://host:8786``) when set; see :func:`run`.
+SCHEDULER_ENV = "NNLIB_SCHEDULER"
 METRICS = ("test_loss", "test_accuracy", "training_time_s", "best_valid_accuracy", "epochs_run")
 
 #: The module a run's numbers come from: the run cache keys runs by a hash of it and of every
@@ -153,32 +159,62 @@ def train_run(config, out_dir, seed: int | None = None, *, data: dict | None = N
     return result
 
 
+def scheduler_address(scheduler: str | None = None) -> str | None:
+    """The dask scheduler runs train on: ``scheduler``, else ``$NNLIB_SCHEDULER``; None (or "")
+    means here."""
+    address = os.environ.get(SCHEDULER_ENV) if scheduler is None else scheduler
+    return address or None
+
+
 def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
-        progress="auto") -> RunResult:
+        progress="auto", scheduler: str | None = None) -> RunResult:
     """Train ``config`` with ``seed`` once; later calls return the cached ``RunResult``.
 
-    ``force`` retrains from scratch even when a finished run exists.
+    ``force`` retrains from scratch even when a finished run exists. ``scheduler``: the address
+    of a ``dask.distributed`` scheduler (default ``$NNLIB_SCHEDULER``; "" trains here): a run
+    not in the cache is trained on one of its workers and stored here (``nnlib.lab.remote``).
     """
     config = load_config(config)
     config = with_overrides(config, {"train.seed": int(seed)})
     runs_root = Path(runs_dir or default_runs_dir())
-    run_dir = runs_root / run_key(config, seed)
+    key = run_key(config, seed)
+    run_dir = runs_root / key
     started, t0, cpu0 = time.time(), time.perf_counter(), time.process_time()
+    address = scheduler_address(scheduler)
+    on_cluster = bool(address) and not force and not runcache.has_result(run_dir)
+    if on_cluster:  # (two callers asking at once share the task; one of them stores it)
+        future = remote.client(address).submit(train_remote, config.to_dict(), int(seed),
+                                               key=f"nnlib-run-{key}", pure=False)
+        on_cluster = remote.store(future.result(), key, config, runs_root)
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
     # trains it, the others wait for its writer lock and then read the finished result.
+    t_lock = time.perf_counter()
     with runcache.writer_lock(run_dir, runs_root, wait=True):
-        waited = time.perf_counter() - t0
+        waited = time.perf_counter() - t_lock
         if force and run_dir.exists():
-            import shutil
             shutil.rmtree(run_dir)
-        trained = not runcache.has_result(run_dir)
+        trained = on_cluster or not runcache.has_result(run_dir)
         result = train_run(config, run_dir, seed, data_dir=data_dir, progress=progress,
                            runs_root=runs_root)
-        if trained:
+        if trained and not on_cluster:  # a worker's cost came with its files
             _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
-             time.process_time() - cpu0)
+             time.process_time() - cpu0, address if on_cluster else None)
     return result
+
+
+def train_remote(config: dict, seed: int, data_dir=None, threads: int = 1) -> dict:
+    """On a cluster worker: train ``config`` with ``seed`` in this machine's scratch folder
+    (``remote.scratch_root()``, where an interrupted run resumes); return ``{"key": its run
+    key, "files": every file of the finished run}`` for ``remote.store`` and delete the run from
+    scratch. ``data_dir``: the worker's MNIST folder (None: its own default, fetched and
+    verified there)."""
+    with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
+        result = run(config, seed, runs_dir=remote.scratch_root(), data_dir=data_dir,
+                     progress="off", scheduler="")
+    sent = {"key": result.run_dir.name, "files": remote.pack(result.run_dir)}
+    shutil.rmtree(result.run_dir, ignore_errors=True)
+    return sent
 
 
 #: What training a cached run cost, beside its files (not part of its manifest: a record, not a
@@ -202,7 +238,7 @@ def run_cost(run_dir) -> dict | None:
 
 
 def _log_run(result: RunResult, trained: bool, started: float, wall: float,
-             waited: float, cpu: float) -> None:
+             waited: float, cpu: float, cluster: str | None) -> None:
     path = os.environ.get(RUN_LOG_ENV)
     if not path:
         return
@@ -217,6 +253,7 @@ def _log_run(result: RunResult, trained: bool, started: float, wall: float,
             "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
             "augmentation": cfg.train.augmentation.mode if cfg.train.augmentation else None,
             "seed": result.seed, "notebook": os.environ.get(NOTEBOOK_ENV),
+            "cluster": cluster,  # the scheduler of the worker that trained it, if one did
             "pid": os.getpid()}
     try:  # one write() on an O_APPEND file: lines of concurrent processes do not interleave
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

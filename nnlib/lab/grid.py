@@ -19,7 +19,7 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from . import remote
 from .config import Config, ConfigError, load_config, with_overrides
-from .experiments import METRICS, run, run_key
+from .experiments import METRICS, run, run_key, scheduler_address, train_remote
 from .mnist import load_mnist
 from .progress import progress_mode
 from .runcache import has_result
@@ -31,16 +31,18 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
           trained_remotely=None) -> dict:
     """Run one grid cell in a worker; never raises (a failure is recorded in the row).
 
-    ``trained_remotely``: a dask future of :func:`nnlib.lab.remote.train_remote` for this run,
+    ``trained_remotely``: a dask future of ``experiments.train_remote`` for this run,
     whose files are stored in ``runs_dir`` first (then the run is read from there)."""
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
         cfg = with_overrides(load_config(base), overrides)
         if trained_remotely is not None:
-            remote.store(trained_remotely.result(), cfg, seed, runs_dir)
+            cfg = with_overrides(cfg, {"train.seed": int(seed)})
+            remote.store(trained_remotely.result(), run_key(cfg, seed), cfg, runs_dir)
         with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
-            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off")
+            result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
+                         scheduler="")
         row.update({k: result.metrics[k] for k in METRICS})
         row.update({"run_dir": str(result.run_dir), "error": None})
     except Exception as exc:
@@ -53,7 +55,7 @@ def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: i
 
 
 def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
-         backend: str = "loky", scheduler: str | None = None, progress="auto"):
+         backend: str | None = None, scheduler: str | None = None, progress="auto"):
     """Run every combination of ``axes`` (``{"optimizer.lr": [...], "model.sizes": [...]}``,
     dotted paths of the normalised config) for each seed; returns a pandas DataFrame with one
     row per (cell, seed): the axis values, the seed, the test metrics and ``error`` (None, or
@@ -63,8 +65,9 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
     ``n_jobs`` workers run in parallel through joblib - no more than there are runs left to
     train, each with ``cores // workers`` threads - and get the runs to train longest first
     (``_cost``), so they finish together; rows keep the axes' order. ``backend="dask"`` sends
-    the cells to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
-    ``tcp://host:8786``; needs ``pip install nnlib[cluster]``).
+    the runs to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
+    ``tcp://host:8786``, default ``$NNLIB_SCHEDULER``, else a local one; needs ``pip install
+    nnlib[cluster]``); it is the default when a scheduler is named, else joblib's ``"loky"``.
 
     ``progress``: a tqdm bar over the runs (``"bar"``/True), one logged line per finished run
     (``"epoch"``, logger ``nnlib.lab.grid``), nothing (``"off"``/False), or ``"auto"`` (as the
@@ -128,6 +131,8 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
 
     runs_dir = str(Path(runs_dir or default_runs_dir()).resolve())
     data_dir = str(Path(data_dir or default_data_dir()).resolve())
+    scheduler = scheduler_address(scheduler)
+    backend = backend or ("dask" if scheduler else "loky")
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
     # Longest runs first (the workers then finish together), and no more workers than runs
@@ -153,34 +158,31 @@ def _execute(jobs: list, n_jobs: int, runs_dir, data_dir, backend: str, schedule
 
 def _on_cluster(jobs: list, runs_dir: str, data_dir: str, scheduler):
     """The rows of ``jobs`` (longest first) with their runs trained on a ``dask.distributed``
-    cluster, in the jobs' order. Every run not in our cache is submitted at once, with dask
-    priorities in the jobs' order (so the workers start with the longest); a worker trains in its
-    own scratch and sends the run's files back, which are verified and stored in ``runs_dir``
-    (:mod:`nnlib.lab.remote`: no shared filesystem needed). A worker lost mid-run is dask's to
-    handle: it runs the task again on another worker."""
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ImportError("grid(backend='dask') needs dask.distributed: "
-                          "pip install 'nnlib[cluster]'") from None
-    client = Client(scheduler) if scheduler else Client(processes=True)
+    cluster (``scheduler``: its address; None: a local one for this call), in the jobs' order.
+    Every run not in our cache is submitted at once, with dask priorities in the jobs' order (so
+    the workers start with the longest); a worker trains in its own scratch and sends the run's
+    files back, which are verified and stored in ``runs_dir`` (:mod:`nnlib.lab.remote`: no
+    shared filesystem needed). A worker lost mid-run is dask's to handle: it runs the task again
+    on another worker."""
+    client = remote.client(scheduler)
     try:
         futures = {}
         for i, (base, cell, seed) in enumerate(jobs):
             cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
             key = run_key(cfg, seed)
             if not has_result(Path(runs_dir) / key):
-                futures[i] = client.submit(remote.train_remote, cfg.to_dict(), int(seed),
+                futures[i] = client.submit(train_remote, cfg.to_dict(), int(seed),
                                            key=f"nnlib-run-{key}", priority=len(jobs) - i,
                                            pure=False)
         for i, (base, cell, seed) in enumerate(jobs):
             yield _cell(base, cell, seed, runs_dir, data_dir, 1, futures.get(i))
     finally:
-        client.close()
+        if scheduler is None:  # ours, for this call
+            client.close()
 
 
 def runs(configs: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None, data_dir=None,
-         backend: str = "loky", scheduler: str | None = None, progress="auto"):
+         backend: str | None = None, scheduler: str | None = None, progress="auto"):
     """Run several whole configs (``{label: config}``, e.g. two recipes and an ablation's
     variants) on the same workers as :func:`grid`, all in one pass (so the workers stay busy to
     the end); ``seeds``: the seeds of every config, or ``{label: seeds}``. Returns a DataFrame

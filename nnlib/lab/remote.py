@@ -1,10 +1,10 @@
 """Training runs on machines that share no filesystem with ours.
 
-A worker trains a run into its own scratch folder (:func:`train_remote`) and sends back the
-finished run's files - config, history, metrics, model, checkpoint, manifest, cost - as bytes;
-we check them against their manifest and store them in our run cache (:func:`store`), atomically
-and under the run's writer lock. So a cluster needs no shared disk, and a run is stored once
-whatever the number of workers.
+A worker trains a run into its own scratch folder (``nnlib.lab.experiments.train_remote``) and
+sends back the finished run's files - config, history, metrics, model, checkpoint, manifest,
+cost - as bytes (:func:`pack`); we check them against their manifest and store them in our run
+cache (:func:`store`), atomically and under the run's writer lock. So a cluster needs no shared
+disk, and a run is stored once whatever the number of workers.
 
 A worker keeps nothing once a run is handed back. A run interrupted on a worker (the process
 killed) resumes from the checkpoint in that machine's scratch the next time the machine trains it,
@@ -20,15 +20,13 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from threadpoolctl import threadpool_limits
-
-from ..nn import parallel
 from . import runcache
-from .config import load_config, with_overrides
-from .experiments import run, run_key
+from .config import Config, load_config
 
 #: Where a worker trains (default: ``<temp dir>/nnlib-scratch-<user>``).
 SCRATCH_ENV = "NNLIB_SCRATCH"
+
+_clients: dict = {}  # scheduler address -> dask Client, one per process
 
 
 class TransferError(RuntimeError):
@@ -41,19 +39,32 @@ def scratch_root() -> Path:
     return Path(os.environ.get(SCRATCH_ENV) or default)
 
 
-def train_remote(config: dict, seed: int, data_dir=None, threads: int = 1) -> dict:
-    """On a worker: train ``config`` with ``seed`` in scratch; return ``{"key": its run key,
-    "files": {path in the run folder: bytes}}`` and delete the run from scratch.
+def _client_class():
+    try:
+        from dask.distributed import Client
+    except ImportError:  # the extra is optional: only a cluster run needs it
+        raise ImportError("training on a dask cluster needs dask.distributed: "
+                          "pip install 'nnlib[cluster]'") from None
+    return Client
 
-    ``data_dir``: the worker's MNIST folder (None: its own default, fetched and verified there).
-    """
-    root = scratch_root()
-    with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
-        result = run(config, seed, runs_dir=root, data_dir=data_dir, progress="off")
-    files = {path.relative_to(result.run_dir).as_posix(): path.read_bytes()
-             for path in sorted(result.run_dir.rglob("*")) if path.is_file()}
-    shutil.rmtree(result.run_dir, ignore_errors=True)
-    return {"key": result.run_dir.name, "files": files}
+
+def client(address: str | None):
+    """A ``dask.distributed.Client`` of the scheduler at ``address``, made once per process (a
+    notebook asks for runs one after another; connecting costs a fraction of a second). None:
+    a new cluster of local worker processes, for the caller to close."""
+    if address is None:
+        return _client_class()(processes=True)
+    known = _clients.get(address)
+    if known is None or known.status not in ("running", "connecting"):
+        known = _clients[address] = _client_class()(address)
+    return known
+
+
+def pack(run_dir) -> dict[str, bytes]:
+    """Every file of a finished run folder: ``{path relative to it: bytes}``."""
+    run_dir = Path(run_dir)
+    return {path.relative_to(run_dir).as_posix(): path.read_bytes()
+            for path in sorted(run_dir.rglob("*")) if path.is_file()}
 
 
 def _relative(name: str) -> PurePosixPath:
@@ -64,18 +75,17 @@ def _relative(name: str) -> PurePosixPath:
     return path
 
 
-def store(sent: dict, config, seed: int, runs_dir) -> Path:
-    """Put a run :func:`train_remote` sent back into the run cache ``runs_dir``: the folder it
-    would have been trained in here (``<runs_dir>/<run key>``), written to a temporary folder,
-    checked against its manifest and then renamed into place. Returns that folder.
+def store(sent: dict, key: str, config: Config, runs_dir) -> bool:
+    """Put a run a worker sent back (``{"key", "files"}``: ``experiments.train_remote``) into
+    the run cache ``runs_dir`` as run ``key`` of ``config`` (its seed set): written to a
+    temporary folder, checked against its manifest, then renamed to ``<runs_dir>/<key>``.
+    Returns False when that run was there already (kept as it is: another caller stored it).
 
     Raises ``TransferError`` (nothing is stored) when the worker trained another run (another
     key: other nnlib source, or another config), sent files outside the run folder, or files
-    that do not match their manifest. A run already stored here is kept as it is.
+    that do not match their manifest.
     """
     runs_root = Path(runs_dir)
-    cfg = with_overrides(load_config(config), {"train.seed": int(seed)})
-    key = run_key(cfg, seed)
     if sent.get("key") != key:
         raise TransferError(f"the worker trained run {sent.get('key')!r}, not {key!r}: it runs "
                             f"other nnlib source (install the same version on every worker)")
@@ -86,7 +96,7 @@ def store(sent: dict, config, seed: int, runs_dir) -> Path:
     runs_root.mkdir(parents=True, exist_ok=True)
     with runcache.writer_lock(run_dir, runs_root, wait=True):
         if runcache.has_result(run_dir):
-            return run_dir
+            return False
         incoming = Path(tempfile.mkdtemp(prefix=f".incoming-{key}-", dir=runs_root))
         try:
             for name, data in files.items():
@@ -98,11 +108,11 @@ def store(sent: dict, config, seed: int, runs_dir) -> Path:
                 raise TransferError(f"run {key}: {problem[0]} {problem[1]} (sent by a worker; "
                                     f"nothing stored)")
             stored = json.loads((incoming / "config.json").read_text(encoding="utf-8"))
-            if load_config(stored).to_dict() != cfg.to_dict():
+            if load_config(stored).to_dict() != config.to_dict():
                 raise TransferError(f"run {key}: the worker's config.json is another config")
             if run_dir.exists():  # an unfinished run of ours: the finished one replaces it
                 shutil.rmtree(run_dir)
             os.replace(incoming, run_dir)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
-    return run_dir
+    return True
