@@ -150,7 +150,10 @@ def cluster(tmp_path, monkeypatch):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   protocol="tcp", host="127.0.0.1",
                                   dashboard_address=None) as c:
-        yield c
+        try:
+            yield c
+        finally:
+            remote.close_clients()
 
 
 def test_a_grid_on_two_workers_equals_the_local_grid(tmp_path, cluster):
@@ -198,8 +201,10 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, cluster):
     df = out["df"]
     assert df["error"].iloc[0] is None, df.get("traceback")
     lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    trained_by = [line["pid"] for line in lines if line["trained"]]
-    assert len(trained_by) == 1 and trained_by[0] not in (killed, os.getpid())  # another worker
+    trained_by = [line["pid"] for line in lines if line["trained"] and line["pid"] != os.getpid()]
+    assert len(trained_by) == 1 and trained_by[0] != killed  # another worker trained it
+    ours = [line for line in lines if line["pid"] == os.getpid()]
+    assert [(x["trained"], x["cluster"]) for x in ours] == [(True, cluster.scheduler_address)]
     local = run(with_overrides(cfg, {"optimizer.lr": 0.1}), 0, runs_dir=tmp_path / "local",
                 progress="off")
     assert {k: df[k].iloc[0] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
@@ -252,3 +257,36 @@ def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, 
         "a notebook's kernel trained a run itself"
     workers = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert len([line for line in workers if line["trained"]]) == len(trained)
+
+
+def test_report_scheduler_that_does_not_answer_stops_before_building(tmp_path, monkeypatch,
+                                                                    capsys):
+    from nnlib.cli import main
+    from nnlib.cli import report as report_cli
+
+    def unreachable(address):
+        raise OSError(f"Timed out trying to connect to {address} after 30 s")
+
+    built = []
+    monkeypatch.setattr(report_cli.remote, "client", unreachable)
+    monkeypatch.setattr(report_cli, "build_report", lambda **kw: built.append(kw) or 0)
+    rc = main(["report", "--quick", "--out", str(tmp_path), "--scheduler", "tcp://nowhere:1"])
+    err = capsys.readouterr().err
+    assert rc == 1 and not built
+    assert err.strip() == "nnlib: error: Timed out trying to connect to tcp://nowhere:1 after 30 s"
+    assert "NNLIB_SCHEDULER" not in os.environ
+    rc = main(["report", "--check", "--scheduler", "tcp://nowhere:1"])
+    assert rc == 2 and "takes no --scheduler" in capsys.readouterr().err
+
+
+def test_report_scheduler_reaches_the_kernels_for_the_build_only(tmp_path, monkeypatch):
+    from nnlib.cli import main
+    from nnlib.cli import report as report_cli
+
+    seen = []
+    monkeypatch.setattr(report_cli.remote, "client", lambda address: None)
+    monkeypatch.setattr(report_cli, "build_report",
+                        lambda **kw: seen.append(os.environ.get("NNLIB_SCHEDULER")) or 0)
+    monkeypatch.delenv("NNLIB_SCHEDULER", raising=False)
+    assert main(["report", "--quick", "--out", str(tmp_path), "--scheduler", "tcp://a:8786"]) == 0
+    assert seen == ["tcp://a:8786"] and "NNLIB_SCHEDULER" not in os.environ

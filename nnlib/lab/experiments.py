@@ -184,7 +184,7 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     on_cluster = bool(address) and not force and not runcache.has_result(run_dir)
     if on_cluster:  # (two callers asking at once share the task; one of them stores it)
         future = remote.client(address).submit(train_remote, config.to_dict(), int(seed),
-                                               key=f"nnlib-run-{key}", pure=False)
+                                               key=remote.task_key(key), pure=False)
         on_cluster = remote.store(future.result(), key, config, runs_root)
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
     # trains it, the others wait for its writer lock and then read the finished result.

@@ -28,21 +28,19 @@ log = logging.getLogger(__name__)
 
 
 def _cell(base: dict, overrides: dict, seed: int, runs_dir, data_dir, threads: int,
-          trained_remotely=None) -> dict:
+          scheduler: str = "") -> dict:
     """Run one grid cell in a worker; never raises (a failure is recorded in the row).
 
-    ``trained_remotely``: a dask future of ``experiments.train_remote`` for this run,
-    whose files are stored in ``runs_dir`` first (then the run is read from there)."""
+    ``scheduler``: the dask scheduler that trains the run (its task already submitted by
+    :func:`_on_cluster`; ``run`` asks for the same task and stores what it sends back), or ""
+    to train here."""
     row = {**overrides, "seed": seed}
     t0 = time.perf_counter()
     try:
         cfg = with_overrides(load_config(base), overrides)
-        if trained_remotely is not None:
-            cfg = with_overrides(cfg, {"train.seed": int(seed)})
-            remote.store(trained_remotely.result(), run_key(cfg, seed), cfg, runs_dir)
         with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
             result = run(cfg, seed, runs_dir=runs_dir, data_dir=data_dir, progress="off",
-                         scheduler="")
+                         scheduler=scheduler)
         row.update({k: result.metrics[k] for k in METRICS})
         row.update({"run_dir": str(result.run_dir), "error": None})
     except Exception as exc:
@@ -166,16 +164,16 @@ def _on_cluster(jobs: list, runs_dir: str, data_dir: str, scheduler):
     on another worker."""
     client = remote.client(scheduler)
     try:
-        futures = {}
+        futures = []  # held until the rows are in: dask forgets a task nobody holds
         for i, (base, cell, seed) in enumerate(jobs):
             cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
             key = run_key(cfg, seed)
-            if not has_result(Path(runs_dir) / key):
-                futures[i] = client.submit(train_remote, cfg.to_dict(), int(seed),
-                                           key=f"nnlib-run-{key}", priority=len(jobs) - i,
-                                           pure=False)
-        for i, (base, cell, seed) in enumerate(jobs):
-            yield _cell(base, cell, seed, runs_dir, data_dir, 1, futures.get(i))
+            if not has_result(Path(runs_dir) / key):  # the same task experiments.run submits
+                futures.append(client.submit(train_remote, cfg.to_dict(), int(seed),
+                                             key=remote.task_key(key), priority=len(jobs) - i,
+                                             pure=False))
+        for base, cell, seed in jobs:
+            yield _cell(base, cell, seed, runs_dir, data_dir, 1, client.scheduler.address)
     finally:
         if scheduler is None:  # ours, for this call
             client.close()

@@ -48,16 +48,31 @@ def _client_class():
     return Client
 
 
+def task_key(run_key: str) -> str:
+    """The dask key of training run ``run_key``: whoever asks for it gets the one task."""
+    return f"nnlib-run-{run_key}"
+
+
 def client(address: str | None):
     """A ``dask.distributed.Client`` of the scheduler at ``address``, made once per process (a
     notebook asks for runs one after another; connecting costs a fraction of a second). None:
-    a new cluster of local worker processes, for the caller to close."""
+    a new cluster of local worker processes (reachable through ``client(its address)`` too),
+    for the caller to close."""
     if address is None:
-        return _client_class()(processes=True)
+        local = _client_class()(processes=True)
+        _clients[local.scheduler.address] = local
+        return local
     known = _clients.get(address)
     if known is None or known.status not in ("running", "connecting"):
         known = _clients[address] = _client_class()(address)
     return known
+
+
+def close_clients() -> None:
+    """Close this process's scheduler connections (before the cluster goes away, e.g. at the
+    end of a test, instead of a client retrying to reconnect for 30 s)."""
+    while _clients:
+        _clients.popitem()[1].close()
 
 
 def pack(run_dir) -> dict[str, bytes]:
