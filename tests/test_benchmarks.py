@@ -49,6 +49,13 @@ def test_augment_speed_prints_one_json_line():
     assert out["images_per_s"] > 0 and out["batch32_images_per_s"] > 0
 
 
+def test_worker_allocator_prints_one_json_line(mnist_cache):
+    out = _run("worker_allocator.py", "--repeats", "1", "--n-train", "200")
+    assert set(out) >= {"plain", "dask_env", "dask_env_fixed", "n_train", "repeats"}
+    assert all(out[k]["epoch_s"] > 0 and out[k]["minor_faults"] > 0
+               for k in ("plain", "dask_env", "dask_env_fixed"))
+
+
 def test_side_by_side_names_the_failing_side(tmp_path):
     """Without torch in the given environment the comparison stops with one clear line."""
     proc = subprocess.run([sys.executable, str(BENCH / "side_by_side.py"), "--torch-python",

@@ -209,6 +209,7 @@ def train_remote(config: dict, seed: int, data_dir=None, threads: int = 1) -> di
     key, "files": every file of the finished run}`` for ``remote.store`` and delete the run from
     scratch. ``data_dir``: the worker's MNIST folder (None: its own default, fetched and
     verified there)."""
+    remote.fast_allocator()
     with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
         result = run(config, seed, runs_dir=remote.scratch_root(), data_dir=data_dir,
                      progress="off", scheduler="")
