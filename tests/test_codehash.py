@@ -1,8 +1,8 @@
 """nnlib.codehash: the files a root module's imports reach, and the run-cache key's source hash."""
 import shutil
-import textwrap
 
 import pytest
+from throwaway import package
 
 from nnlib import codehash
 from nnlib.lab import experiments
@@ -28,18 +28,8 @@ def test_a_run_reaches_the_numeric_code_and_nothing_of_the_cache_grid_or_report(
     assert not any(f.startswith("report/") for f in files), sorted(files)
 
 
-def _package(tmp_path, modules: dict):
-    """A throwaway ``nnlib`` package: ``{"lab/x.py": source}``."""
-    pkg = tmp_path / "nnlib"
-    for rel, source in {"__init__.py": "", **modules}.items():
-        path = pkg / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source))
-    return pkg
-
-
 def test_closure_follows_relative_absolute_and_function_level_imports(tmp_path):
-    pkg = _package(tmp_path, {
+    pkg = package(tmp_path, {
         "a/__init__.py": "",
         "a/root.py": """
             from . import sibling
@@ -66,7 +56,7 @@ def test_closure_follows_relative_absolute_and_function_level_imports(tmp_path):
 
 
 def test_an_unknown_root_is_an_error_naming_it(tmp_path):
-    pkg = _package(tmp_path, {})
+    pkg = package(tmp_path, {})
     with pytest.raises(ValueError, match=r"nnlib\.nope"):
         codehash.closure(["nnlib.nope"], pkg)
 

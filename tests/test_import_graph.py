@@ -12,15 +12,17 @@ make every module a trivial cycle with ``nnlib``. A private *module* (``lab/_sam
 from __future__ import annotations
 
 import itertools
-import textwrap
+from functools import partial
 from pathlib import Path
 
 import pytest
+from throwaway import package
 
 from nnlib import codehash
 from nnlib.codehash import imports, module_file, module_name
 
 PKG_DIR = codehash.PACKAGE_DIR
+fake_package = partial(package, name="fakepkg")  # not nnlib: its modules are named in the asserts
 
 
 def import_graph(package_dir: Path = PKG_DIR) -> dict[str, dict[str, list[str]]]:
@@ -120,7 +122,7 @@ def test_imports_only_go_down_the_tiers():
 
 
 def test_the_tier_check_sees_an_upward_import(tmp_path):
-    pkg = _package(tmp_path, {"lab/__init__.py": "", "report/__init__.py": "",
+    pkg = package(tmp_path, {"lab/__init__.py": "", "report/__init__.py": "",
                               "report/plots.py": "", "lab/run.py": """
                                   def f():
                                       from ..report import plots
@@ -130,17 +132,8 @@ def test_the_tier_check_sees_an_upward_import(tmp_path):
         ("nnlib.lab.run", "nnlib.report.plots")]
 
 
-def _package(tmp_path, modules: dict, name="fakepkg") -> Path:
-    pkg = tmp_path / name
-    for rel, source in {"__init__.py": "", **modules}.items():
-        path = pkg / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source))
-    return pkg
-
-
 def test_the_checker_finds_a_function_level_cycle(tmp_path):
-    pkg = _package(tmp_path, {
+    pkg = fake_package(tmp_path, {
         "sub/__init__.py": "",
         "sub/a.py": """
             def f():
@@ -168,7 +161,7 @@ def test_the_checker_finds_a_function_level_cycle(tmp_path):
 def test_the_checker_counts_a_package_init_only_where_imported_from(tmp_path):
     """``nnlib.nn.models`` importing ``__version__`` from ``nnlib`` was a real cycle with
     ``nnlib/__init__.py``; merely importing a submodule is not; TYPE_CHECKING imports never run."""
-    pkg = _package(tmp_path, {
+    pkg = fake_package(tmp_path, {
         "__init__.py": "from .nn.models import M\n",
         "nn/__init__.py": "",
         "nn/models.py": """
@@ -199,7 +192,7 @@ def test_no_module_takes_a_private_name_from_another():
 
 
 def test_the_private_name_check_finds_one(tmp_path):
-    pkg = _package(tmp_path, {
+    pkg = fake_package(tmp_path, {
         "a.py": "_hidden = 1\n__dunder__ = 2\n",
         "_helpers.py": "",
         "b.py": """
@@ -213,5 +206,5 @@ def test_the_private_name_check_finds_one(tmp_path):
 
 @pytest.mark.parametrize("source", ["from .. import x\n", "import os\nfrom numpy import _x\n"])
 def test_imports_outside_the_package_are_not_edges(tmp_path, source):
-    pkg = _package(tmp_path, {"m.py": source})
+    pkg = fake_package(tmp_path, {"m.py": source})
     assert import_graph(pkg)["fakepkg.m"] == {}
