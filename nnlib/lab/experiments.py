@@ -203,14 +203,14 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     return result
 
 
-def train_remote(config: dict, seed: int, data_dir=None, threads: int = 1) -> dict:
-    """On a cluster worker: train ``config`` with ``seed`` in this machine's scratch folder
-    (``remote.scratch_root()``, where an interrupted run resumes); return ``{"key": its run
-    key, "files": every file of the finished run}`` for ``remote.store`` and delete the run from
-    scratch. ``data_dir``: the worker's MNIST folder (None: its own default, fetched and
-    verified there)."""
+def train_remote(config: dict, seed: int, data_dir=None) -> dict:
+    """On a cluster worker (one core per task): train ``config`` with ``seed`` on one thread in
+    this machine's scratch folder (``remote.scratch_root()``, where an interrupted run resumes);
+    return ``{"key": its run key, "files": every file of the finished run}`` for
+    ``remote.store`` and delete the run from scratch. ``data_dir``: the worker's MNIST folder
+    (None: its own default, fetched and verified there)."""
     remote.fast_allocator()
-    with threadpool_limits(limits=threads), parallel.threads(2 if threads >= 2 else 1):
+    with threadpool_limits(limits=1), parallel.threads(1):
         result = run(config, seed, runs_dir=remote.scratch_root(), data_dir=data_dir,
                      progress="off", scheduler="")
     sent = {"key": result.run_dir.name, "files": remote.pack(result.run_dir)}
