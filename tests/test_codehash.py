@@ -77,7 +77,7 @@ def _edit(path, old, new):
 def test_editing_the_run_cache_or_the_grid_keeps_the_hash(package_copy):
     before = codehash.source_hash([experiments.TRAINING_ROOT], package_copy)
     _edit(package_copy / "lab" / "runcache.py", "which is gone", "which has gone away")
-    _edit(package_copy / "lab" / "grid.py", "def _cost(", "def _cost_of(")
+    _edit(package_copy / "lab" / "grid.py", "def relative_cost(", "def relative_cost_of(")
     assert codehash.source_hash([experiments.TRAINING_ROOT], package_copy) == before
 
 

@@ -15,11 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from nnlib.lab import recipes, remote, runcache
+from nnlib.lab import prefetch, recipes, remote, runcache
 from nnlib.lab.callbacks import Checkpoint
 from nnlib.lab.config import with_overrides
 from nnlib.lab.experiments import run, run_key, train_remote
 from nnlib.lab.grid import grid
+from nnlib.lab.protocols import Request
 
 EXACT = ("test_loss", "test_accuracy", "best_valid_accuracy", "epochs_run", "seed")
 
@@ -233,6 +234,62 @@ def test_a_run_asked_for_under_NNLIB_SCHEDULER_trains_on_a_worker(tmp_path, clus
                                                .splitlines()) == 5  # 2 more: client + worker
 
 
+def test_a_prefetch_trains_each_listed_run_once_and_releases_a_notebook_once_its_are_in(
+        tmp_path, cluster, monkeypatch):
+    address, runs_dir = cluster.scheduler_address, tmp_path / "client"
+    a, b = (Request(tiny(**{"optimizer.lr": lr}), 0) for lr in (0.05, 0.1))
+    longest = Request(tiny(epochs=2), 0)
+    failing = Request(tiny(**{"optimizer.lr": 0.3}), 0)
+    cached = Request(tiny(), 3)
+    run(cached.config, 3, runs_dir=runs_dir, progress="off", scheduler="")
+    real = prefetch.run
+
+    def storing(config, seed, **kw):  # a run that fails when it comes back (as a worker's error)
+        if config.optimizer.lr == 0.3:
+            raise RuntimeError("spoilt on the way")
+        return real(config, seed, **kw)
+
+    monkeypatch.setattr(prefetch, "run", storing)
+    groups = {"01_first": [a, b], "02_second": [b, longest], "03_cached": [cached],
+              "04_unlisted": None, "05_failing": [failing]}
+    with prefetch.Prefetch(groups, address, runs_dir) as p:
+        assert p.submitted[0] == (longest, "02_second")  # longest first; b once
+        assert {r.key for r, _ in p.submitted} == {a.key, b.key, longest.key, failing.key}
+        order = list(p.in_order(groups))
+    assert order[:2] == ["03_cached", "04_unlisted"]  # nothing to wait for
+    assert sorted(order[2:]) == ["01_first", "02_second", "05_failing"]
+    assert p.stored == 3 and list(p.failed) == [failing.key]
+    assert "RuntimeError: spoilt on the way" in p.failed[failing.key]
+    lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    ours = sorted((x["key"], x["notebook"], x["trained"], x["cluster"]) for x in lines
+                  if x["pid"] == os.getpid() and x["key"] != cached.key)
+    assert ours == sorted([(a.key, "01_first", True, address), (b.key, "01_first", True, address),
+                           (longest.key, "02_second", True, address)])
+    monkeypatch.setenv("NNLIB_SCHEDULER", address)
+    got = [run(r.config, 0, runs_dir=runs_dir, progress="off") for r in (a, b, longest)]
+    asked = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [(x["key"], x["trained"]) for x in asked[len(lines):]] == [
+        (r.key, False) for r in (a, b, longest)]  # what a notebook then asks for is cached...
+    for r, result in zip((a, b, longest), got):  # ... with the numbers of a local run
+        local = run(r.config, 0, runs_dir=tmp_path / "local", progress="off", scheduler="")
+        assert {k: result.metrics[k] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
+
+
+def test_a_prefetch_left_early_cancels_what_is_left(tmp_path, cluster):
+    from dask.distributed import Client
+
+    slow = Request(tiny(epochs=4, **{"data.n_train": 20_000, "model.sizes": [784, 256, 10]}), 0)
+    with prefetch.Prefetch({"01": [slow]}, cluster.scheduler_address, tmp_path / "client") as p:
+        assert len(p.submitted) == 1
+    with Client(cluster.scheduler_address) as watcher:
+        deadline = time.monotonic() + 30
+        while watcher.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert watcher.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+    assert not runcache.has_result(tmp_path / "client" / slow.key)
+
+
 @pytest.mark.slow
 def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, cluster,
                                                                       quick_report,
@@ -252,13 +309,18 @@ def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, 
     assert heads == {n["name"]: [(h["name"], h["ours"], h.get("ours_std"))
                                  for h in n["headlines"]] for n in theirs}
     assert sum(len(h) for h in heads.values()) >= 10
-    kernels = [json.loads(line) for line in
-               (out / "executed" / "runs.jsonl").read_text().splitlines()]
-    trained = [line for line in kernels if line["trained"]]
-    assert trained and all(line["cluster"] == cluster.scheduler_address for line in trained), \
-        "a notebook's kernel trained a run itself"
+    logged = [json.loads(line) for line in
+              (out / "executed" / "runs.jsonl").read_text().splitlines()]
+    # every run went to the cluster before the kernels started (the build's prefetch, in this
+    # process) and the kernels found each one stored
+    ahead = [line for line in logged if line["pid"] == os.getpid()]
+    kernels = [line for line in logged if line["pid"] != os.getpid()]
+    assert ahead and all(x["trained"] and x["cluster"] == cluster.scheduler_address
+                         for x in ahead)
+    assert kernels and not any(x["trained"] for x in kernels), "a kernel waited for a run"
+    assert {x["key"] for x in ahead} == {x["key"] for x in kernels}
     workers = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
-    assert len([line for line in workers if line["trained"]]) == len(trained)
+    assert len([line for line in workers if line["trained"]]) == len(ahead)
 
 
 def test_report_scheduler_that_does_not_answer_stops_before_building(tmp_path, monkeypatch,

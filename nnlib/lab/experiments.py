@@ -166,13 +166,24 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
     return address or None
 
 
+def submit_remote(config: Config, seed: int, scheduler: str, priority: int = 0):
+    """The dask future of training ``config`` (its ``train.seed`` set to ``seed``) on a worker
+    of ``scheduler`` (:func:`train_remote`): one task per run key, so every caller asking for
+    the same run - in this process or another - gets the same task."""
+    key = run_key(config, seed)
+    return remote.client(scheduler).submit(train_remote, config.to_dict(), int(seed),
+                                           key=remote.task_key(key), priority=priority,
+                                           pure=False)
+
+
 def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
-        progress="auto", scheduler: str | None = None) -> RunResult:
+        progress="auto", scheduler: str | None = None, notebook: str | None = None) -> RunResult:
     """Train ``config`` with ``seed`` once; later calls return the cached ``RunResult``.
 
     ``force`` retrains from scratch even when a finished run exists. ``scheduler``: the address
     of a ``dask.distributed`` scheduler (default ``$NNLIB_SCHEDULER``; "" trains here): a run
     not in the cache is trained on one of its workers and stored here (``nnlib.lab.remote``).
+    ``notebook``: who asked, for the run log (default ``$NNLIB_NOTEBOOK``).
     """
     config = load_config(config)
     config = with_overrides(config, {"train.seed": int(seed)})
@@ -183,9 +194,8 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     address = scheduler_address(scheduler)
     on_cluster = bool(address) and not force and not runcache.has_result(run_dir)
     if on_cluster:  # (two callers asking at once share the task; one of them stores it)
-        future = remote.client(address).submit(train_remote, config.to_dict(), int(seed),
-                                               key=remote.task_key(key), pure=False)
-        on_cluster = remote.store(future.result(), key, config, runs_root)
+        sent = submit_remote(config, seed, address).result()
+        on_cluster = remote.store(sent, key, config, runs_root)
     # Notebooks executed in parallel (and grid workers) may ask for the same run: the first
     # trains it, the others wait for its writer lock and then read the finished result.
     t_lock = time.perf_counter()
@@ -199,7 +209,8 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         if trained and not on_cluster:  # a worker's cost came with its files
             _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
-             time.process_time() - cpu0, address if on_cluster else None)
+             time.process_time() - cpu0, address if on_cluster else None,
+             notebook or os.environ.get(NOTEBOOK_ENV))
     return result
 
 
@@ -239,7 +250,7 @@ def run_cost(run_dir) -> dict | None:
 
 
 def _log_run(result: RunResult, trained: bool, started: float, wall: float,
-             waited: float, cpu: float, cluster: str | None) -> None:
+             waited: float, cpu: float, cluster: str | None, notebook: str | None) -> None:
     path = os.environ.get(RUN_LOG_ENV)
     if not path:
         return
@@ -253,7 +264,7 @@ def _log_run(result: RunResult, trained: bool, started: float, wall: float,
             "evaluation_time_s": m.get("evaluation_time_s") if trained else None,
             "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
             "augmentation": cfg.train.augmentation.mode if cfg.train.augmentation else None,
-            "seed": result.seed, "notebook": os.environ.get(NOTEBOOK_ENV),
+            "seed": result.seed, "notebook": notebook,
             "cluster": cluster,  # the scheduler of the worker that trained it, if one did
             "pid": os.getpid()}
     try:  # one write() on an O_APPEND file: lines of concurrent processes do not interleave

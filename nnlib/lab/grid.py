@@ -19,7 +19,7 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from . import remote
 from .config import Config, ConfigError, load_config, with_overrides
-from .experiments import METRICS, run, run_key, scheduler_address, train_remote
+from .experiments import METRICS, run, run_key, scheduler_address, submit_remote
 from .mnist import load_mnist
 from .progress import progress_mode
 from .runcache import has_result
@@ -62,8 +62,8 @@ def grid(base_config, axes: dict, seeds=(0,), n_jobs: int = 1, *, runs_dir=None,
 
     ``n_jobs`` workers run in parallel through joblib - no more than there are runs left to
     train, each with ``cores // workers`` threads - and get the runs to train longest first
-    (``_cost``), so they finish together; rows keep the axes' order. ``backend="dask"`` sends
-    the runs to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
+    (``relative_cost``), so they finish together; rows keep the axes' order. ``backend="dask"``
+    sends the runs to a ``dask.distributed`` cluster (``scheduler`` = its address, e.g.
     ``tcp://host:8786``, default ``$NNLIB_SCHEDULER``, else a local one; needs ``pip install
     nnlib[cluster]``); it is the default when a scheduler is named, else joblib's ``"loky"``.
 
@@ -169,9 +169,8 @@ def _on_cluster(jobs: list, runs_dir: str, data_dir: str, scheduler):
             cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
             key = run_key(cfg, seed)
             if not has_result(Path(runs_dir) / key):  # the same task experiments.run submits
-                futures.append(client.submit(train_remote, cfg.to_dict(), int(seed),
-                                             key=remote.task_key(key), priority=len(jobs) - i,
-                                             pure=False))
+                futures.append(submit_remote(cfg, seed, client.scheduler.address,
+                                             priority=len(jobs) - i))
         for base, cell, seed in jobs:
             yield _cell(base, cell, seed, runs_dir, data_dir, 1, client.scheduler.address)
     finally:
@@ -212,7 +211,7 @@ def _frame(rows: list):
     return df
 
 
-def _cost(config: Config) -> float:
+def relative_cost(config: Config) -> float:
     """A rough relative cost of training ``config``: epochs × images × weights of the dense
     layers (for ordering a grid's cells, which share a model type)."""
     images = config.data.n_train or 50_000
@@ -233,7 +232,7 @@ def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
         if has_result(runs_root / run_key(cfg, seed)):
             done.append(i)
         else:
-            todo.append((-_cost(cfg), i))
+            todo.append((-relative_cost(cfg), i))
     return [i for _, i in sorted(todo)] + done, len(todo)
 
 

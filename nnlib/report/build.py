@@ -29,6 +29,7 @@ Notebooks report their headline numbers with :func:`headline`; the index collect
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -37,11 +38,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..io import write_json, write_text
+from ..lab.experiments import scheduler_address
 from ..lab.mnist import load_mnist
 from ..logs import LOG_ENV
 from ..paths import RUN_LOG_ENV, default_data_dir, default_runs_dir, project_root
 from ..paths import published_reports_dir as published_dir
 from .browser import require_chromium
+from .cluster import prefetch_for
 from .env import ReportError, environment, git_commit, git_dirty, kernel_check, now
 from .execute import NOTEBOOK_RE, RUN_LOG, Build, executed_here, keep_other_runs, read_record
 from .execute import execute as _execute
@@ -236,24 +239,37 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
         tracker.log(f"[report] executing {len(todo)} notebook(s) ({mode}), "
                     f"{tracker.jobs} at a time")
     run_log = out / "executed" / RUN_LOG
+    address = scheduler_address()
+    prefetch = (prefetch_for({path: params[path] for path, _ in todo}, address, runs_root,
+                             [run_log, published_dir() / "executed" / RUN_LOG])
+                if address and todo else None)  # (costs read before the log is rewritten)
     if todo:
         keep_other_runs(run_log, {path.stem for path, _ in todo})
     build = Build(out=out, nb_dir=nb_dir, mode=mode, commit=git_commit(root),
                    dirty=git_dirty(root), cell_timeout=cell_timeout, machine=machine(),
                    numeric=numeric_sha256(root=root), reference=reference_sha256(),
                    run_log=run_log, runs_root=runs_root)
-    with environment({**KERNEL_ENV, RUN_LOG_ENV: str(run_log)}), tracker:
+    with environment({**KERNEL_ENV, RUN_LOG_ENV: str(run_log)}), tracker, \
+            (prefetch or contextlib.nullcontext()):
         def one(item):
             path, key = item
             tracker.start(path.stem)
             rec = _execute(path, build=build, parameters=params[path], key=key, log=tracker.log)
             tracker.done(path.stem, rec["duration_s"], rec["status"], rec["error"])
             return path, rec
+        by_name = {path.stem: (path, key) for path, key in todo}
+        order = [path.stem for path, _ in todo]
+        if prefetch is not None:  # every run sent at once; a notebook starts once its are in
+            tracker.log(_prefetch_line(prefetch, address))
+            order = prefetch.in_order(order)
         if int(jobs) == 1 or len(todo) <= 1:
-            results = [one(item) for item in todo]
+            results = [one(by_name[name]) for name in order]
         else:
             with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
-                results = list(pool.map(one, todo))
+                started = [pool.submit(one, by_name[name]) for name in order]
+                results = [f.result() for f in started]
+        rank = {path: i for i, (path, _) in enumerate(todo)}
+        results.sort(key=lambda path_rec: rank[path_rec[0]])
     for path, rec in results:
         records[path] = {**rec, "skipped": False}
 
@@ -285,6 +301,14 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     log(f"[report] {len(results)} executed, {len(selected) - len(results)} unchanged, "
         f"{failed} failed -> {out / 'index.html'}")
     return 1 if failed else 0
+
+
+def _prefetch_line(prefetch, address: str) -> str:
+    n = len(prefetch.submitted)
+    if not n:
+        return f"[report] every run the notebooks list is in the run cache (cluster {address})"
+    return (f"[report] {n} run(s) sent to {address} at once, longest first (≈ "
+            f"{prefetch.seconds / 60:.0f} CPU min); each notebook starts once its runs are in")
 
 
 def _read_index_or_none(path: Path) -> dict | None:

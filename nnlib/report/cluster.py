@@ -1,0 +1,46 @@
+"""A build's training runs on a dask cluster, all at once: what each notebook to execute will ask
+for (``nnlib.lab.protocols``, from its parameter values), ordered by what the runs cost in earlier
+builds (their run logs), handed to a :class:`~nnlib.lab.prefetch.Prefetch` before any kernel
+starts; the build then starts each notebook once its runs are in.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..lab.prefetch import Prefetch
+from ..lab.protocols import requests
+from .parameters import parameter_values
+
+__all__ = ["measured_run_seconds", "prefetch_for"]
+
+
+def measured_run_seconds(*run_logs: Path) -> dict[str, float]:
+    """``{run key: CPU seconds its training took}`` from the ``runs.jsonl`` of earlier builds
+    (the first log that knows a key wins; a missing log or a cut line says nothing)."""
+    seconds: dict[str, float] = {}
+    for path in run_logs:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                key, cpu = entry.get("key"), entry.get("run_cpu_s")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(key, str) and isinstance(cpu, (int, float)) and cpu > 0:
+                seconds.setdefault(key, float(cpu))
+    return seconds
+
+
+def prefetch_for(notebooks: dict, scheduler: str, runs_root: Path, run_logs=()) -> Prefetch:
+    """The (unstarted) :class:`Prefetch` of ``notebooks`` (``{path: the parameters the build
+    passes it}``) on ``scheduler``: each notebook's listing with its parameter values, ordered
+    by the seconds ``run_logs`` measured."""
+    import nbformat
+
+    groups = {path.stem: requests(path.stem, parameter_values(
+        nbformat.read(path, as_version=4), passed)) for path, passed in notebooks.items()}
+    return Prefetch(groups, scheduler, runs_root, measured=measured_run_seconds(*run_logs))
