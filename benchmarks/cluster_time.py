@@ -5,10 +5,11 @@
 Reads the ``runs.jsonl`` of a build that trained its runs (``reports/executed/runs.jsonl`` right
 after ``nnlib report`` from an empty run cache; a warm build trains nothing, and then
 ``git show <commit>:reports/executed/runs.jsonl > cold.jsonl`` gives a published cold build's).
-Each trained run's CPU seconds (``cpu_s``: the work itself, whatever it shared a core with) is its
-time on a worker of one core, one BLAS thread; the runs are submitted at once, longest first, each
-to the worker free first (list scheduling), as a report that knew every run beforehand would
-submit them as one graph. Prints
+Each trained run's CPU seconds (``cpu_s``: the work itself, whatever it shared a core with; for a
+run a cluster trained, ``run_cpu_s``, the worker's, since the line's own process only waited) is
+its time on a worker of one core, one BLAS thread; the runs are submitted at once, longest
+first, each to the worker free first (list scheduling), as ``nnlib report --scheduler`` submits
+them (``nnlib.lab.prefetch``). Prints
 
     {"runs_jsonl", "runs", "cpu_s", "longest_run_s" (no schedule ends before it: the critical
      path, the runs being independent), "measured_wall_s" (the build's own, from the index.json
@@ -43,6 +44,13 @@ def trained_runs(path: Path) -> list[dict]:
     return runs
 
 
+def run_seconds(row: dict) -> float:
+    """A trained run's CPU seconds: its worker's (``run_cpu_s``) when a cluster trained it, else
+    what the process that logged it spent (``cpu_s``)."""
+    key = "run_cpu_s" if row.get("cluster") else "cpu_s"
+    return float(row.get(key) or 0)
+
+
 def makespan(seconds: list[float], workers: int) -> float:
     """When the last of ``seconds`` ends on ``workers`` workers, longest first, each to the
     worker free first."""
@@ -57,7 +65,7 @@ def simulate(path: Path, workers: list[int]) -> dict:
     if not runs:
         sys.exit(f"cluster_time: {path} lists no trained run (a warm build trains none); use the "
                  "runs.jsonl of a build from an empty run cache")
-    seconds = [float(r.get("cpu_s") or 0) for r in runs]
+    seconds = [run_seconds(r) for r in runs]
     total, longest = sum(seconds), max(seconds)
     index = path.parent.parent / "index.json"
     measured = None

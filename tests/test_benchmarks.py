@@ -117,7 +117,10 @@ def test_cluster_time_schedules_the_trained_runs_longest_first(tmp_path):
     3 after the 5 (8), 3 after the 7 (10): 10 s, above the bound 18 / 2 = 9 s."""
     executed = tmp_path / "executed"
     executed.mkdir()
-    lines = [json.dumps({"trained": True, "cpu_s": s}) for s in (3, 5, 3, 4, 3)]
+    lines = [json.dumps({"trained": True, "cpu_s": s}) for s in (3, 5, 3)]
+    # trained on a cluster: the worker's seconds, not those of the process that waited for it
+    lines += [json.dumps({"trained": True, "cpu_s": 0.2, "run_cpu_s": s, "cluster": "tcp://a:1"})
+              for s in (4, 3)]
     lines += [json.dumps({"trained": False, "cpu_s": 0.1}), '{"trained": tr']
     (executed / "runs.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "index.json").write_text(json.dumps({"duration_s": 12.34}))

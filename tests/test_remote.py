@@ -237,7 +237,8 @@ def test_a_run_asked_for_under_NNLIB_SCHEDULER_trains_on_a_worker(tmp_path, clus
 def test_a_prefetch_trains_each_listed_run_once_and_releases_a_notebook_once_its_are_in(
         tmp_path, cluster, monkeypatch):
     address, runs_dir = cluster.scheduler_address, tmp_path / "client"
-    a, b = (Request(tiny(**{"optimizer.lr": lr}), 0) for lr in (0.05, 0.1))
+    # b's seed is not its config's train.seed (0): the task is keyed as run() keys the run
+    a, b = (Request(tiny(**{"optimizer.lr": lr}), seed) for lr, seed in ((0.05, 0), (0.1, 1)))
     longest = Request(tiny(epochs=2), 0)
     failing = Request(tiny(**{"optimizer.lr": 0.3}), 0)
     cached = Request(tiny(), 3)
@@ -252,26 +253,33 @@ def test_a_prefetch_trains_each_listed_run_once_and_releases_a_notebook_once_its
     monkeypatch.setattr(prefetch, "run", storing)
     groups = {"01_first": [a, b], "02_second": [b, longest], "03_cached": [cached],
               "04_unlisted": None, "05_failing": [failing]}
-    with prefetch.Prefetch(groups, address, runs_dir) as p:
+    arrived = []
+    with prefetch.Prefetch(groups, address, runs_dir,
+                           on_arrival=lambda *args: arrived.append(args)) as p:
         assert p.submitted[0] == (longest, "02_second")  # longest first; b once
         assert {r.key for r, _ in p.submitted} == {a.key, b.key, longest.key, failing.key}
+        assert {f.key for f in p._futures.values()} == {
+            remote.task_key(r.key) for r in (a, b, longest, failing)}
         order = list(p.in_order(groups))
     assert order[:2] == ["03_cached", "04_unlisted"]  # nothing to wait for
     assert sorted(order[2:]) == ["01_first", "02_second", "05_failing"]
     assert p.stored == 3 and list(p.failed) == [failing.key]
     assert "RuntimeError: spoilt on the way" in p.failed[failing.key]
+    assert sorted(arrived) == sorted([(a.key, "01_first", None), (b.key, "01_first", None),
+                                      (longest.key, "02_second", None),
+                                      (failing.key, "05_failing", p.failed[failing.key])])
     lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     ours = sorted((x["key"], x["notebook"], x["trained"], x["cluster"]) for x in lines
                   if x["pid"] == os.getpid() and x["key"] != cached.key)
     assert ours == sorted([(a.key, "01_first", True, address), (b.key, "01_first", True, address),
                            (longest.key, "02_second", True, address)])
     monkeypatch.setenv("NNLIB_SCHEDULER", address)
-    got = [run(r.config, 0, runs_dir=runs_dir, progress="off") for r in (a, b, longest)]
+    got = [run(r.config, r.seed, runs_dir=runs_dir, progress="off") for r in (a, b, longest)]
     asked = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [(x["key"], x["trained"]) for x in asked[len(lines):]] == [
         (r.key, False) for r in (a, b, longest)]  # what a notebook then asks for is cached...
     for r, result in zip((a, b, longest), got):  # ... with the numbers of a local run
-        local = run(r.config, 0, runs_dir=tmp_path / "local", progress="off", scheduler="")
+        local = run(r.config, r.seed, runs_dir=tmp_path / "local", progress="off", scheduler="")
         assert {k: result.metrics[k] for k in EXACT} == {k: local.metrics[k] for k in EXACT}
 
 
@@ -293,7 +301,7 @@ def test_a_prefetch_left_early_cancels_what_is_left(tmp_path, cluster):
 @pytest.mark.slow
 def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, cluster,
                                                                       quick_report,
-                                                                      monkeypatch):
+                                                                      monkeypatch, capsys):
     from nnlib.cli import main
 
     rc_local, local_out = quick_report
@@ -321,6 +329,10 @@ def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, 
     assert {x["key"] for x in ahead} == {x["key"] for x in kernels}
     workers = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert len([line for line in workers if line["trained"]]) == len(ahead)
+    printed = capsys.readouterr().out  # what the build says while the cluster trains
+    assert f"{len(ahead)} run(s) sent to {cluster.scheduler_address} at once" in printed
+    assert printed.count("[report] run ") == len(ahead)
+    assert f"[report] run {len(ahead)}/{len(ahead)} for " in printed
 
 
 def test_report_scheduler_that_does_not_answer_stops_before_building(tmp_path, monkeypatch,

@@ -167,9 +167,10 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
 
 
 def submit_remote(config: Config, seed: int, scheduler: str, priority: int = 0):
-    """The dask future of training ``config`` (its ``train.seed`` set to ``seed``) on a worker
-    of ``scheduler`` (:func:`train_remote`): one task per run key, so every caller asking for
-    the same run - in this process or another - gets the same task."""
+    """The dask future of training ``config`` with ``seed`` on a worker of ``scheduler``
+    (:func:`train_remote`): one task per run key, so every caller asking for the same run - in
+    this process or another - gets the same task."""
+    config = with_overrides(config, {"train.seed": int(seed)})  # as run() keys it
     key = run_key(config, seed)
     return remote.client(scheduler).submit(train_remote, config.to_dict(), int(seed),
                                            key=remote.task_key(key), priority=priority,

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import statistics
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import one_line
@@ -55,14 +55,18 @@ class Prefetch:
     listing) trained on the workers of ``scheduler`` into the run cache ``runs_dir``, all
     submitted by :meth:`start`. ``measured``: CPU seconds of runs trained before, by run key
     (their order: :func:`estimated_seconds`). A run several notebooks list is trained once and
-    logged as the first one's. Use as a context manager: leaving it early cancels what is left."""
+    logged as the first one's. ``on_arrival(run key, notebook, error or None)`` is called as each
+    run is stored or has failed (from a background thread). Use as a context manager: leaving it
+    early cancels what is left."""
 
-    def __init__(self, groups: dict, scheduler: str, runs_dir, *, measured: dict | None = None):
+    def __init__(self, groups: dict, scheduler: str, runs_dir, *, measured: dict | None = None,
+                 on_arrival: Callable[[str, str, str | None], None] | None = None):
         self.groups = {name: list(reqs) if reqs is not None else None
                        for name, reqs in groups.items()}
         self.scheduler = scheduler
         self.runs_dir = Path(runs_dir)
         self.measured = dict(measured or {})
+        self.on_arrival = on_arrival
         self.submitted: list[tuple[Request, str]] = []  # longest first
         self.seconds = 0.0  # their estimated CPU seconds
         self.stored = 0
@@ -130,6 +134,8 @@ class Prefetch:
                 for pending in self._pending.values():
                     pending.discard(key)
                 self._done.notify_all()
+        if self.on_arrival is not None:
+            self.on_arrival(key, name, self.failed.get(key))
 
     def in_order(self, names: Iterable[str]) -> Iterator[str]:
         """``names`` as their runs are in (stored, or failed): those with nothing to wait for

@@ -241,7 +241,7 @@ def build_report(quick: bool = False, only=None, force: bool = False, jobs: int 
     run_log = out / "executed" / RUN_LOG
     address = scheduler_address()
     prefetch = (prefetch_for({path: params[path] for path, _ in todo}, address, runs_root,
-                             [run_log, published_dir() / "executed" / RUN_LOG])
+                             [run_log, published_dir() / "executed" / RUN_LOG], log=tracker.log)
                 if address and todo else None)  # (costs read before the log is rewritten)
     if todo:
         keep_other_runs(run_log, {path.stem for path, _ in todo})

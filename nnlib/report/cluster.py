@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..lab.experiments import run_cost
 from ..lab.prefetch import Prefetch
 from ..lab.protocols import requests
 from .parameters import parameter_values
@@ -35,12 +36,22 @@ def measured_run_seconds(*run_logs: Path) -> dict[str, float]:
     return seconds
 
 
-def prefetch_for(notebooks: dict, scheduler: str, runs_root: Path, run_logs=()) -> Prefetch:
+def prefetch_for(notebooks: dict, scheduler: str, runs_root: Path, run_logs=(),
+                 log=None) -> Prefetch:
     """The (unstarted) :class:`Prefetch` of ``notebooks`` (``{path: the parameters the build
     passes it}``) on ``scheduler``: each notebook's listing with its parameter values, ordered
-    by the seconds ``run_logs`` measured."""
+    by the seconds ``run_logs`` measured; ``log`` gets one line per run that comes back."""
     import nbformat
 
     groups = {path.stem: requests(path.stem, parameter_values(
         nbformat.read(path, as_version=4), passed)) for path, passed in notebooks.items()}
-    return Prefetch(groups, scheduler, runs_root, measured=measured_run_seconds(*run_logs))
+    prefetch = Prefetch(groups, scheduler, runs_root, measured=measured_run_seconds(*run_logs))
+    if log is not None:
+        def arrived(key: str, notebook: str, error: str | None) -> None:
+            done = prefetch.stored + len(prefetch.failed)
+            cost = run_cost(Path(runs_root) / key) or {}
+            what = (f"failed ({error})" if error else
+                    f"in, {cost['cpu_s'] / 60:.1f} CPU min" if cost.get("cpu_s") else "in")
+            log(f"[report] run {done}/{len(prefetch.submitted)} for {notebook} {what}")
+        prefetch.on_arrival = arrived
+    return prefetch
