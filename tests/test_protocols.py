@@ -77,3 +77,16 @@ def test_the_order_estimate_uses_measured_seconds_and_scales_the_rest_by_model_t
     assert seconds[cnn.key] == pytest.approx(relative_cost(cnn.config) * ratio)  # no CNN known
     unknown = prefetch.estimated_seconds([mlp, cnn], {})
     assert unknown == {r.key: relative_cost(r.config) for r in (mlp, cnn)}
+
+
+def test_measured_run_seconds_reads_earlier_run_logs_first_log_first(tmp_path):
+    from nnlib.report.cluster import measured_run_seconds
+
+    newer, older = tmp_path / "new.jsonl", tmp_path / "old.jsonl"
+    newer.write_text("\n".join([json.dumps({"key": "a", "run_cpu_s": 10.0}),
+                                json.dumps({"key": "b", "run_cpu_s": None}),  # cost unknown
+                                '{"key": "c", "run_cp']) + "\n")  # a line cut by a kill
+    older.write_text("\n".join(json.dumps({"key": k, "run_cpu_s": s})
+                               for k, s in (("a", 99.0), ("b", 20.0), ("d", 0))) + "\n")
+    assert measured_run_seconds(newer, older, tmp_path / "missing.jsonl") == {"a": 10.0,
+                                                                               "b": 20.0}
