@@ -90,3 +90,33 @@ def test_measured_run_seconds_reads_earlier_run_logs_first_log_first(tmp_path):
                                for k, s in (("a", 99.0), ("b", 20.0), ("d", 0))) + "\n")
     assert measured_run_seconds(newer, older, tmp_path / "missing.jsonl") == {"a": 10.0,
                                                                                "b": 20.0}
+
+
+def test_a_run_trained_ahead_counts_as_trained_for_the_first_notebook_that_asked(tmp_path):
+    from nnlib.report.execute import _run_lines
+
+    log = tmp_path / "runs.jsonl"
+    log.write_text("\n".join(json.dumps(line) for line in [
+        {"key": "k1", "notebook": None, "trained": True, "cluster": "tcp://a:1"},  # the build's
+        {"key": "k1", "notebook": "01", "trained": False},
+        {"key": "k2", "notebook": "01", "trained": True},  # trained by the kernel itself
+        {"key": "k1", "notebook": "02", "trained": False},  # asked again by another notebook
+    ]) + "\n")
+    assert [(x["key"], x["trained"]) for x in _run_lines(log, "01")] == [("k1", True),
+                                                                         ("k2", True)]
+    assert [(x["key"], x["trained"]) for x in _run_lines(log, "02")] == [("k1", False)]
+
+
+def test_a_notebook_whose_runs_cannot_be_listed_asks_for_them_as_it_goes(monkeypatch):
+    from nnlib.report import cluster
+
+    def broken(name, values):
+        raise KeyError("GRID_SEEDS")
+
+    monkeypatch.setattr(cluster, "requests", broken)
+    said = []
+    prefetch = cluster.prefetch_for({NOTEBOOKS / "03_grid_search.ipynb": {}},
+                                    "tcp://nowhere:1", Path("runs"), log=said.append)
+    assert prefetch.groups == {"03_grid_search": None}  # (nothing submitted: not started)
+    assert said == ["[report] 03_grid_search: its runs cannot be listed ahead (KeyError: "
+                    "'GRID_SEEDS'); it asks for them as it goes"]

@@ -260,7 +260,11 @@ def test_a_prefetch_trains_each_listed_run_once_and_releases_a_notebook_once_its
         assert {r.key for r, _ in p.submitted} == {a.key, b.key, longest.key, failing.key}
         assert {f.key for f in p._futures.values()} == {
             remote.task_key(r.key) for r in (a, b, longest, failing)}
-        order = list(p.in_order(groups))
+        order = []
+        for name in p.in_order(groups):  # released only once every run it lists is stored
+            order.append(name)
+            assert all(runcache.has_result(runs_dir / r.key) for r in groups[name] or []
+                       if r is not failing)
     assert order[:2] == ["03_cached", "04_unlisted"]  # nothing to wait for
     assert sorted(order[2:]) == ["01_first", "02_second", "05_failing"]
     assert p.stored == 3 and list(p.failed) == [failing.key]
@@ -271,8 +275,8 @@ def test_a_prefetch_trains_each_listed_run_once_and_releases_a_notebook_once_its
     lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     ours = sorted((x["key"], x["notebook"], x["trained"], x["cluster"]) for x in lines
                   if x["pid"] == os.getpid() and x["key"] != cached.key)
-    assert ours == sorted([(a.key, "01_first", True, address), (b.key, "01_first", True, address),
-                           (longest.key, "02_second", True, address)])
+    assert ours == sorted([(a.key, None, True, address), (b.key, None, True, address),
+                           (longest.key, None, True, address)])  # no notebook asked yet
     monkeypatch.setenv("NNLIB_SCHEDULER", address)
     got = [run(r.config, r.seed, runs_dir=runs_dir, progress="off") for r in (a, b, longest)]
     asked = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
@@ -327,6 +331,10 @@ def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, 
                          for x in ahead)
     assert kernels and not any(x["trained"] for x in kernels), "a kernel waited for a run"
     assert {x["key"] for x in ahead} == {x["key"] for x in kernels}
+    assert all(x["notebook"] is None for x in ahead)
+    # the records count each run as trained once, for the first notebook that asked for it
+    trained = sum(n["provenance"]["runs"]["trained"] for n in ours)
+    assert trained == len(ahead) == len({x["key"] for x in ahead})
     workers = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert len([line for line in workers if line["trained"]]) == len(ahead)
     printed = capsys.readouterr().out  # what the build says while the cluster trains

@@ -178,13 +178,12 @@ def submit_remote(config: Config, seed: int, scheduler: str, priority: int = 0):
 
 
 def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = False,
-        progress="auto", scheduler: str | None = None, notebook: str | None = None) -> RunResult:
+        progress="auto", scheduler: str | None = None) -> RunResult:
     """Train ``config`` with ``seed`` once; later calls return the cached ``RunResult``.
 
     ``force`` retrains from scratch even when a finished run exists. ``scheduler``: the address
     of a ``dask.distributed`` scheduler (default ``$NNLIB_SCHEDULER``; "" trains here): a run
     not in the cache is trained on one of its workers and stored here (``nnlib.lab.remote``).
-    ``notebook``: who asked, for the run log (default ``$NNLIB_NOTEBOOK``).
     """
     config = load_config(config)
     config = with_overrides(config, {"train.seed": int(seed)})
@@ -210,8 +209,7 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
         if trained and not on_cluster:  # a worker's cost came with its files
             _write_cost(run_dir, time.perf_counter() - t0 - waited, time.process_time() - cpu0)
     _log_run(result, trained, started, time.perf_counter() - t0, waited,
-             time.process_time() - cpu0, address if on_cluster else None,
-             notebook or os.environ.get(NOTEBOOK_ENV))
+             time.process_time() - cpu0, address if on_cluster else None)
     return result
 
 
@@ -251,7 +249,7 @@ def run_cost(run_dir) -> dict | None:
 
 
 def _log_run(result: RunResult, trained: bool, started: float, wall: float,
-             waited: float, cpu: float, cluster: str | None, notebook: str | None) -> None:
+             waited: float, cpu: float, cluster: str | None) -> None:
     path = os.environ.get(RUN_LOG_ENV)
     if not path:
         return
@@ -265,7 +263,7 @@ def _log_run(result: RunResult, trained: bool, started: float, wall: float,
             "evaluation_time_s": m.get("evaluation_time_s") if trained else None,
             "model": cfg.model.type, "n_train": cfg.data.n_train, "epochs": cfg.train.epochs,
             "augmentation": cfg.train.augmentation.mode if cfg.train.augmentation else None,
-            "seed": result.seed, "notebook": notebook,
+            "seed": result.seed, "notebook": os.environ.get(NOTEBOOK_ENV),
             "cluster": cluster,  # the scheduler of the worker that trained it, if one did
             "pid": os.getpid()}
     try:  # one write() on an O_APPEND file: lines of concurrent processes do not interleave

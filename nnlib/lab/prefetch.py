@@ -9,8 +9,12 @@ verifies it). Code that asks for one of them meanwhile (a notebook's kernel call
 ``in_order(names)`` yields the notebooks as their runs are in: a notebook starts once it will
 find every run it needs in the cache.
 
-A run that fails on the cluster is left to the notebook, which asks for it again and fails with
-the worker's error; if the scheduler goes away, the notebooks ask for their runs themselves.
+A run that fails on the cluster is left to the notebook, which asks for it again (it is trained
+again there, and the notebook fails with the worker's error if it fails again); if the scheduler
+goes away, the notebooks ask for the runs not stored yet themselves (from the same scheduler:
+they fail if it does not come back). The run log's line of a run stored here names no notebook
+(``"notebook": null``, trained, the cluster's address); the report counts it as trained for the
+first notebook that asks for it.
 """
 from __future__ import annotations
 
@@ -54,8 +58,8 @@ class Prefetch:
     """The runs of ``groups`` (``{notebook: [Request, ...]}``; None for a notebook without a
     listing) trained on the workers of ``scheduler`` into the run cache ``runs_dir``, all
     submitted by :meth:`start`. ``measured``: CPU seconds of runs trained before, by run key
-    (their order: :func:`estimated_seconds`). A run several notebooks list is trained once and
-    logged as the first one's. ``on_arrival(run key, notebook, error or None)`` is called as each
+    (their order: :func:`estimated_seconds`). A run several notebooks list is trained once.
+    ``on_arrival(run key, notebook, error or None)`` is called as each
     run is stored or has failed (from a background thread). Use as a context manager: leaving it
     early cancels what is left."""
 
@@ -68,7 +72,8 @@ class Prefetch:
         self.measured = dict(measured or {})
         self.on_arrival = on_arrival
         self.submitted: list[tuple[Request, str]] = []  # longest first
-        self.seconds = 0.0  # their estimated CPU seconds
+        self.seconds = 0.0  # their estimated CPU seconds (if measured_any)
+        self.measured_any = False
         self.stored = 0
         self.failed: dict[str, str] = {}  # run key -> one-line error
         self._pending: dict[str, set] = {}  # notebook -> keys of its runs not in yet
@@ -87,13 +92,19 @@ class Prefetch:
         estimate = estimated_seconds([r for r, _ in todo], self.measured)
         todo.sort(key=lambda item: -estimate[item[0].key])  # stable: ties keep the listing's order
         self.submitted, self.seconds = todo, sum(estimate.values())
+        # seconds only when some were measured: else the estimates are relative work units
+        self.measured_any = any(self.measured.get(r.key) for r, _ in todo)
         self._requests = {r.key: (r, name) for r, name in todo}
         keys = {r.key for r, _ in todo}
         self._pending = {name: {r.key for r in reqs or []} & keys
                          for name, reqs in self.groups.items()}
-        for rank, (r, _) in enumerate(todo):  # dask runs the highest priority first
-            self._futures[r.key] = submit_remote(r.config, r.seed, self.scheduler,
-                                                 priority=len(todo) - rank)
+        try:
+            for rank, (r, _) in enumerate(todo):  # dask runs the highest priority first
+                self._futures[r.key] = submit_remote(r.config, r.seed, self.scheduler,
+                                                     priority=len(todo) - rank)
+        except BaseException:  # what was submitted must not train for nobody
+            self.close()
+            raise
         if todo:
             self._thread = threading.Thread(target=self._store_all, name="nnlib-prefetch",
                                             daemon=True)
@@ -108,26 +119,33 @@ class Prefetch:
             for future in as_completed(list(self._futures.values())):
                 if self._closing:
                     return
-                self._store(by_future[future.key])
-        except Exception as exc:  # the scheduler went away: the notebooks ask themselves
+                if future.status == "cancelled":  # the scheduler went away (or close())
+                    raise ConnectionError(f"the scheduler {self.scheduler} cancelled run "
+                                          f"{by_future[future.key]}")
+                self._store(by_future[future.key], future)
+        except Exception as exc:  # the notebooks ask for what is left themselves
             log.warning(f"prefetch: {one_line(f'{type(exc).__name__}: {exc}')}; the notebooks "
-                        "ask for their runs themselves")
+                        "ask for their runs not stored yet themselves")
         finally:
             with self._done:
                 for pending in self._pending.values():
                     pending.clear()
                 self._done.notify_all()
 
-    def _store(self, key: str) -> None:
+    def _store(self, key: str, future) -> None:
         request, name = self._requests[key]
-        try:  # the finished task (the same key): verified, stored, logged for the notebook
+        try:
+            if future.status == "error":  # the worker's error, without asking the cluster again
+                raise future.exception()
+            # the finished task, held by us (run() gets it back under the same key at once):
+            # verified, stored and logged as trained for the build (no notebook asked yet)
             run(request.config, request.seed, runs_dir=self.runs_dir, progress="off",
-                scheduler=self.scheduler, notebook=name)
+                scheduler=self.scheduler)
             self.stored += 1
         except Exception as exc:
             self.failed[key] = one_line(f"{type(exc).__name__}: {exc}")
             log.warning(f"prefetch: run {key} for {name} failed on the cluster "
-                        f"({self.failed[key]}); {name} asks for it again")
+                        f"({self.failed[key]}); {name} asks for it again, which trains it again")
         finally:
             self._futures.pop(key).release()  # the cluster may forget it: it is stored here
             with self._done:
@@ -135,7 +153,10 @@ class Prefetch:
                     pending.discard(key)
                 self._done.notify_all()
         if self.on_arrival is not None:
-            self.on_arrival(key, name, self.failed.get(key))
+            try:
+                self.on_arrival(key, name, self.failed.get(key))
+            except Exception as exc:  # a report line must not stop the storing
+                log.warning(f"prefetch: on_arrival: {one_line(f'{type(exc).__name__}: {exc}')}")
 
     def in_order(self, names: Iterable[str]) -> Iterator[str]:
         """``names`` as their runs are in (stored, or failed): those with nothing to wait for

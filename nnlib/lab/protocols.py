@@ -115,7 +115,8 @@ def _cnn(values: dict) -> list[Request]:  # 06_cnn
 def _augmentation(values: dict) -> list[Request]:  # 07_augmentation
     _, shrink, s = _setup(values, "SEEDS")
     seeds = s["SEEDS"]
-    arms = {arm: shrink(recipes.augmentation_arm(arm)) for arm in recipes.AUGMENTATION_ARMS}
+    arms = {arm: shrink(recipes.augmentation_arm(arm))  # the notebook's ARMS, in its order
+            for arm in ("none", "as run", "as intended", "control")}
     augmentations = [cfg.to_dict()["train"]["augmentation"] for cfg in arms.values()]
     return (_grid(shrink(recipes.final_mlp()), {"train.augmentation": augmentations}, seeds)
             + _grid(arms["as run"], {"train.empty_final_step": [False]}, seeds)

@@ -307,8 +307,10 @@ def _prefetch_line(prefetch, address: str) -> str:
     n = len(prefetch.submitted)
     if not n:
         return f"[report] every run the notebooks list is in the run cache (cluster {address})"
-    return (f"[report] {n} run(s) sent to {address} at once, longest first (≈ "
-            f"{prefetch.seconds / 60:.0f} CPU min); each notebook starts once its runs are in")
+    size = (f"≈ {prefetch.seconds / 60:.0f} CPU min by earlier builds" if prefetch.measured_any
+            else "by an estimate of their work")
+    return (f"[report] {n} run(s) sent to {address} at once, longest first ({size}); each "
+            "notebook starts once its runs are in")
 
 
 def _read_index_or_none(path: Path) -> dict | None:

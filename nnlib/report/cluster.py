@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import one_line
 from ..lab.experiments import run_cost
 from ..lab.prefetch import Prefetch
 from ..lab.protocols import requests
@@ -43,8 +44,16 @@ def prefetch_for(notebooks: dict, scheduler: str, runs_root: Path, run_logs=(),
     by the seconds ``run_logs`` measured; ``log`` gets one line per run that comes back."""
     import nbformat
 
-    groups = {path.stem: requests(path.stem, parameter_values(
-        nbformat.read(path, as_version=4), passed)) for path, passed in notebooks.items()}
+    groups = {}
+    for path, passed in notebooks.items():
+        try:
+            groups[path.stem] = requests(path.stem, parameter_values(
+                nbformat.read(path, as_version=4), passed))
+        except Exception as exc:  # a listing costs time, never the build: it asks as it goes
+            groups[path.stem] = None
+            if log is not None:
+                log(f"[report] {path.stem}: its runs cannot be listed ahead "
+                    f"({one_line(f'{type(exc).__name__}: {exc}')}); it asks for them as it goes")
     prefetch = Prefetch(groups, scheduler, runs_root, measured=measured_run_seconds(*run_logs))
     if log is not None:
         def arrived(key: str, notebook: str, error: str | None) -> None:

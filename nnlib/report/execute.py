@@ -62,20 +62,29 @@ def read_record(path: Path) -> dict | None:
 
 
 def _run_lines(run_log: Path, name: str) -> list[dict]:
-    """The run log's lines of notebook ``name`` (one per training run it asked for)."""
+    """The run log's lines of notebook ``name`` (one per training run it asked for). A run the
+    build trained on a cluster before any notebook asked (``nnlib.lab.prefetch``: a line with no
+    notebook) counts as trained by the first notebook that asked for it."""
     try:
         text = run_log.read_text(encoding="utf-8")
     except OSError:
         return []
-    lines = []
+    lines, ahead, first_asker = [], set(), {}
     for line in text.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue  # a line cut by a killed writer says nothing
-        if isinstance(entry, dict) and entry.get("notebook") == name:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("notebook") is None and entry.get("trained"):
+            ahead.add(entry.get("key"))
+        elif entry.get("notebook") is not None:
+            first_asker.setdefault(entry.get("key"), entry["notebook"])
+        if entry.get("notebook") == name:
             lines.append(entry)
-    return lines
+    return [{**line, "trained": True} if line.get("key") in ahead
+            and first_asker.get(line.get("key")) == name else line for line in lines]
 
 
 def keep_other_runs(run_log: Path, names: set) -> None:
