@@ -302,6 +302,27 @@ def test_a_prefetch_left_early_cancels_what_is_left(tmp_path, cluster):
     assert not runcache.has_result(tmp_path / "client" / slow.key)
 
 
+def test_a_prefetch_whose_scheduler_goes_away_releases_every_notebook(tmp_path, monkeypatch,
+                                                                       caplog):
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setenv(remote.SCRATCH_ENV, str(tmp_path / "worker-scratch"))
+    slow = [Request(tiny(epochs=4, **{"data.n_train": 20_000, "model.sizes": [784, 256, 10]}), s)
+            for s in (0, 1)]
+    groups = {"01": slow[:1], "02": slow[1:]}
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                       protocol="tcp", host="127.0.0.1", dashboard_address=None)
+    try:
+        with prefetch.Prefetch(groups, cluster.scheduler_address, tmp_path / "client") as p:
+            cluster.close()  # mid-run: the client loses its scheduler
+            t0 = time.monotonic()
+            assert sorted(p.in_order(groups)) == ["01", "02"]  # nobody waits forever
+            assert time.monotonic() - t0 < 120
+    finally:
+        remote.close_clients()
+        cluster.close()
+    assert p.stored == 0 and "the notebooks ask for their runs not stored yet" in caplog.text
+
+
 @pytest.mark.slow
 def test_the_quick_report_on_two_workers_equals_the_local_quick_build(tmp_path, cluster,
                                                                       quick_report,
