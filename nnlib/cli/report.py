@@ -12,6 +12,7 @@ from ..lab.experiments import SCHEDULER_ENV
 from ..report.browser import require_chromium
 from ..report.build import build_report, output_dir, reproduce_report
 from ..report.check import check_report, check_text
+from ..report.env import environment
 from ..report.parameters import ParameterError, parse_pairs
 from ..report.render import render_report
 from .common import (
@@ -62,15 +63,8 @@ def _training_on(scheduler: str | None):
         yield
         return
     remote.client(scheduler)
-    before = os.environ.get(SCHEDULER_ENV)
-    os.environ[SCHEDULER_ENV] = scheduler
-    try:
+    with environment({SCHEDULER_ENV: scheduler}):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(SCHEDULER_ENV, None)
-        else:
-            os.environ[SCHEDULER_ENV] = before
 
 
 def _report_from_files(args) -> int:

@@ -50,6 +50,13 @@ def source_hash() -> str:
     return codehash.source_hash([TRAINING_ROOT])
 
 
+def seeded(config, seed: int) -> tuple[Config, str]:
+    """What :func:`run` trains for ``(config, seed)``: the config (a path, dict or ``Config``)
+    with ``train.seed`` set to ``seed``, and its run key (the run cache's folder name)."""
+    config = with_overrides(load_config(config), {"train.seed": int(seed)})
+    return config, run_key(config, seed)
+
+
 def run_key(config: Config, seed: int) -> str:
     payload = {"config": config.to_dict(), "seed": int(seed), "source": source_hash()}
     blob = json.dumps(payload, sort_keys=True).encode()
@@ -170,8 +177,7 @@ def submit_remote(config: Config, seed: int, scheduler: str, priority: int = 0):
     """The dask future of training ``config`` with ``seed`` on a worker of ``scheduler``
     (:func:`train_remote`): one task per run key, so every caller asking for the same run - in
     this process or another - gets the same task."""
-    config = with_overrides(config, {"train.seed": int(seed)})  # as run() keys it
-    key = run_key(config, seed)
+    config, key = seeded(config, seed)
     return remote.client(scheduler).submit(train_remote, config.to_dict(), int(seed),
                                            key=remote.task_key(key), priority=priority,
                                            pure=False)
@@ -185,10 +191,8 @@ def run(config, seed: int = 0, *, runs_dir=None, data_dir=None, force: bool = Fa
     of a ``dask.distributed`` scheduler (default ``$NNLIB_SCHEDULER``; "" trains here): a run
     not in the cache is trained on one of its workers and stored here (``nnlib.lab.remote``).
     """
-    config = load_config(config)
-    config = with_overrides(config, {"train.seed": int(seed)})
+    config, key = seeded(config, seed)
     runs_root = Path(runs_dir or default_runs_dir())
-    key = run_key(config, seed)
     run_dir = runs_root / key
     started, t0, cpu0 = time.time(), time.perf_counter(), time.process_time()
     address = scheduler_address(scheduler)

@@ -19,7 +19,7 @@ from ..nn import parallel
 from ..paths import default_data_dir, default_runs_dir
 from . import remote
 from .config import Config, ConfigError, load_config, with_overrides
-from .experiments import METRICS, run, run_key, scheduler_address, submit_remote
+from .experiments import METRICS, run, scheduler_address, seeded, submit_remote
 from .mnist import load_mnist
 from .progress import progress_mode
 from .runcache import has_result
@@ -166,8 +166,7 @@ def _on_cluster(jobs: list, runs_dir: str, data_dir: str, scheduler):
     try:
         futures = []  # held until the rows are in: dask forgets a task nobody holds
         for i, (base, cell, seed) in enumerate(jobs):
-            cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
-            key = run_key(cfg, seed)
+            cfg, key = seeded(with_overrides(load_config(base), cell), seed)
             if not has_result(Path(runs_dir) / key):  # the same task experiments.run submits
                 futures.append(submit_remote(cfg, seed, client.scheduler.address,
                                              priority=len(jobs) - i))
@@ -228,8 +227,8 @@ def _schedule(jobs: list, runs_root: Path) -> tuple[list[int], int]:
     longest first; then the finished ones) and how many runs are left to train."""
     todo, done = [], []
     for i, (base, cell, seed) in enumerate(jobs):
-        cfg = with_overrides(load_config(base), {**cell, "train.seed": int(seed)})
-        if has_result(runs_root / run_key(cfg, seed)):
+        cfg, key = seeded(with_overrides(load_config(base), cell), seed)
+        if has_result(runs_root / key):
             done.append(i)
         else:
             todo.append((-relative_cost(cfg), i))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import recipes
 from .config import Config, with_overrides
-from .experiments import run_key
+from .experiments import seeded
 
 __all__ = ["PROTOCOLS", "Request", "requests"]
 
@@ -32,7 +32,7 @@ class Request:
     @property
     def key(self) -> str:
         """Its run key (the run cache's folder name), as ``experiments.run`` computes it."""
-        return run_key(with_overrides(self.config, {"train.seed": self.seed}), self.seed)
+        return seeded(self.config, self.seed)[1]
 
 
 def _grid(base: Config, axes: dict, seeds) -> list[Request]:
